@@ -1,0 +1,18 @@
+"""H1: the fully connected net (784-25-12-10, 20,067 parameters) reaches "reasonable" accuracy.
+
+    python -m qd_jax.launch --hypothesis=h1 \
+        --data_dir=../shared/data/quickdraw \
+        --categories=airplane,cat,rainbow,dog,smiley\ face,clock,bird,flower,house,skull
+
+Paper: the FC net is "reasonable", read against the human baseline of 87% on ten classes; the
+paper gives no threshold, so qd_jax uses `reasonable_accuracy` (0.70, ours) and also reports chance.
+"""
+
+from qd_jax.configs import base
+
+
+def get_config():
+  config = base.get_config()
+  config.hypothesis = "h1"
+  config.models = "fc"
+  return config

@@ -1,0 +1,1 @@
+"""Quick Draw bitmaps: category names, local files, downloads, splits and input pipelines."""

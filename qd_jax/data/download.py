@@ -1,0 +1,342 @@
+"""Fetching official `numpy_bitmap/<category>.npy` files, whole or as a prefix of N rows.
+
+A prefix is two HTTP Range requests (the header, then exactly the rows asked for) written
+under a fresh header, so it is an official-layout .npy of just those rows. Every file lands
+in a temp file that is checked before it is renamed into place; a sidecar `<name>.npy.json`
+records what was fetched so a later run can tell our prefixes from files a user copied in.
+"""
+
+import hashlib
+import http.client
+import io
+import json
+import os
+import pathlib
+import re
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+
+import tqdm
+
+from qd_jax.data import categories as cats
+from qd_jax.data import npy
+from qd_jax.errors import QdError
+
+BUCKET_URL = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap/"
+PROBE_BYTES = 4096  # far more than any npy header the bucket serves (128 bytes)
+_CHUNK = 1 << 16
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_ROW = cats.ROW_BYTES
+
+
+class DownloadError(QdError):
+  """A failed fetch; `reason` is the short why that ensure_local folds into one line."""
+
+  def __init__(self, category: str, url: str, reason: str, fix: str):
+    self.category, self.url, self.reason = category, url, reason
+    super().__init__(f"cannot download {category!r} from {url}: {reason}", fix)
+
+
+class _Transient(Exception):
+  """Worth another try: 5xx, timeouts, a connection dropped mid-transfer."""
+
+
+class _Fatal(Exception):
+  """Not worth retrying: 4xx, offline, a file that fails its checks."""
+
+  def __init__(self, reason: str, fix: str):
+    super().__init__(reason)
+    self.reason, self.fix = reason, fix
+
+
+def url_for(category: str, base_url: str = BUCKET_URL) -> str:
+  return base_url + urllib.parse.quote(category) + ".npy"
+
+
+def _check_url(url: str) -> None:
+  parts = urllib.parse.urlsplit(url)
+  if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+    return
+  raise QdError(f"refusing to download from {url}",
+                "use an https:// URL (plain http is allowed only for localhost)")
+
+
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
+  # A redirect must pass the same scheme check as the URL we were given.
+  def redirect_request(self, req, fp, code, msg, headers, newurl):
+    _check_url(newurl)
+    return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _why(err: BaseException) -> str:
+  text = getattr(err, "strerror", None) or str(err) or type(err).__name__
+  return " ".join(str(text).split())  # always one line
+
+
+class _Session:
+  """One fetch's connection settings; `contacted` separates offline from a flaky server."""
+
+  def __init__(self, url: str, timeout: float):
+    handlers = [_NoDowngrade()]
+    if urllib.parse.urlsplit(url).hostname in _LOOPBACK:
+      handlers.append(urllib.request.ProxyHandler({}))  # a proxy can't reach our loopback
+    self.opener = urllib.request.build_opener(*handlers)
+    self.url, self.timeout, self.contacted = url, timeout, False
+
+  def open(self, start: int | None = None, stop: int | None = None):
+    """GET, optionally with `Range: bytes=start-(stop-1)`; raises _Transient or _Fatal."""
+    req = urllib.request.Request(self.url, headers={"User-Agent": "qd_jax"})
+    if start is not None:
+      req.add_header("Range", f"bytes={start}-{stop - 1}")
+    try:
+      resp = self.opener.open(req, timeout=self.timeout)
+    except urllib.error.HTTPError as e:
+      e.close()
+      self.contacted = True
+      if e.code >= 500:
+        raise _Transient(f"HTTP {e.code} {e.reason}") from e
+      raise _Fatal(f"HTTP {e.code} {e.reason}", "check the category name and the download URL") from e
+    except urllib.error.URLError as e:
+      r = e.reason
+      # Refused before we ever reached the server means offline; after, a flaky server.
+      if isinstance(r, (TimeoutError, ConnectionResetError)) or (
+          self.contacted and isinstance(r, ConnectionRefusedError)):
+        raise _Transient(_why(r)) from e
+      raise _Fatal(f"offline: {_why(r)}", "check the network connection") from e
+    except (http.client.HTTPException, OSError) as e:  # dropped between request and status line
+      raise _Transient(_why(e)) from e
+    self.contacted = True
+    return resp
+
+
+def _read(resp, n: int | None, sink=None, bar=None) -> bytes:
+  """Reads exactly n bytes (None: to EOF, or Content-Length); short -> _Transient."""
+  length = resp.headers.get("Content-Length")
+  want = n if n is not None else (int(length) if length is not None else None)
+  if n is not None and length is not None and int(length) < n:
+    want = int(length)  # a shorter file than asked for; the caller checks what it got
+  got, out = 0, []
+  try:
+    while want is None or got < want:
+      block = resp.read(_CHUNK if want is None else min(_CHUNK, want - got))
+      if not block:
+        break
+      got += len(block)
+      sink(block) if sink else out.append(block)
+      if bar is not None:
+        bar.update(len(block))
+  except (http.client.HTTPException, OSError) as e:
+    raise _Transient(f"connection lost after {got} bytes: {_why(e)}") from e
+  if want is not None and got < want:
+    raise _Transient(f"connection closed after {got} of {want} bytes")
+  return b"".join(out)
+
+
+def _content_range(resp) -> tuple[int, int | None]:
+  """(first byte, total size or None) of a 206 response."""
+  m = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", "").strip())
+  if not m:
+    raise _Fatal("a 206 answer without a usable Content-Range", "use a server that supports Range")
+  return int(m[1]), None if m[2] == "*" else int(m[2])
+
+
+def _fetch_once(s: _Session, category: str, data_dir: pathlib.Path, rows: int | None,
+                expected: cats.OfficialFile | None, progress: bool) -> tuple[int, int, bool]:
+  """One attempt: writes, checks and renames the file; returns (rows, total_rows, whole)."""
+  whole, total_rows, head = rows is None, None, None
+  if not whole:
+    with s.open(0, PROBE_BYTES) as resp:
+      total = _content_range(resp)[1] if resp.status == 206 else None
+      if resp.status == 200 and resp.headers.get("Content-Length"):
+        total = int(resp.headers["Content-Length"])
+      head = _read(resp, PROBE_BYTES)
+    header = _parse(io.BytesIO(head), "the response")
+    total_rows, hb = header.rows, header.header_bytes
+    if total is not None and total != hb + total_rows * _ROW:
+      raise _Fatal(f"the file is {total} bytes but its header promises {hb + total_rows * _ROW}",
+                   "the server's copy is damaged; use the official bucket")
+    if expected is not None and total is not None and total != expected.size_bytes:
+      raise _Fatal(f"the file is {total} bytes, the official one {expected.size_bytes}",
+                   "point the download URL at the official numpy_bitmap files")
+    whole = rows >= total_rows
+  final = data_dir / f"{category}.npy"
+  fd, tmp_name = tempfile.mkstemp(dir=data_dir, prefix=f".{category}.npy.", suffix=".part")
+  tmp, side_tmp = pathlib.Path(tmp_name), None
+  try:
+    hasher = hashlib.sha256()
+    with os.fdopen(fd, "wb") as f:
+      def sink(block):
+        f.write(block)
+        hasher.update(block)
+      if whole:
+        with s.open() as resp:
+          size = resp.headers.get("Content-Length")
+          if expected is not None and size is not None and int(size) != expected.size_bytes:
+            raise _Fatal(f"the file is {size} bytes, the official one {expected.size_bytes}",
+                         "point the download URL at the official numpy_bitmap files")
+          with _bar(category, int(size) if size else None, progress) as bar:
+            _read(resp, None, sink, bar)
+      else:
+        start, n = hb, rows * _ROW
+        with s.open(start, start + n) as resp:
+          if resp.status == 206:
+            if _content_range(resp)[0] != start:
+              raise _Fatal("the server answered a different byte range", "use another server")
+          elif _read(resp, hb) != head[:hb]:  # 200: the server ignored Range; skip its header
+            raise _Transient("the file changed between requests")
+          new_header = io.BytesIO()
+          npy.write_header(new_header, rows)
+          sink(new_header.getvalue())
+          with _bar(category, n, progress) as bar:
+            _read(resp, n, sink, bar)
+    with open(tmp, "rb") as f:  # the checks the final file must pass, before it is visible
+      got = _parse(f, "the downloaded file")
+    size, promised = tmp.stat().st_size, got.header_bytes + got.rows * _ROW
+    if size != promised:
+      raise _Fatal(f"got {size} bytes but the header promises {promised}", "try again later")
+    if not whole and got.rows != rows:
+      raise _Fatal(f"got {got.rows} rows, asked for {rows}", "try again later")
+    sha = hasher.hexdigest()
+    if whole and expected is not None and (size, sha) != (expected.size_bytes, expected.sha256):
+      raise _Fatal(f"size/sha256 {size}/{sha[:12]}... differ from the official "
+                   f"{expected.size_bytes}/{expected.sha256[:12]}...", "try again later")
+    total_rows = got.rows if whole else total_rows
+    side = {"url": s.url, "rows": got.rows, "total_rows": total_rows, "whole": whole,
+            "sha256": sha, "official_sha256": expected.sha256 if expected else None}
+    side_tmp = tmp.with_suffix(".json.part")
+    side_tmp.write_text(json.dumps(side, indent=1) + "\n")
+    # Both renames happen only after every check; the sidecar never describes a file not there.
+    os.replace(tmp, final)
+    os.replace(side_tmp, data_dir / f"{category}.npy.json")
+    return got.rows, total_rows, whole
+  finally:
+    tmp.unlink(missing_ok=True)
+    if side_tmp is not None:
+      side_tmp.unlink(missing_ok=True)
+
+
+def _parse(f, name: str) -> npy.NpyHeader:
+  try:
+    return npy.parse_header(f, name)
+  except QdError as e:
+    raise _Fatal(e.problem, "check that the URL serves official numpy_bitmap .npy files") from e
+
+
+def _bar(category: str, total: int | None, progress: bool):
+  return tqdm.tqdm(total=total, desc=category, unit="B", unit_scale=True, unit_divisor=1024,
+                   file=sys.stderr, disable=not progress, leave=False)
+
+
+def fetch(category: str, data_dir: pathlib.Path, rows: int | None = None, *,
+          base_url: str = BUCKET_URL, expected: cats.OfficialFile | None = None,
+          progress: bool = True, timeout: float = 30.0, retries: int = 3,
+          backoff_s: float = 1.0) -> pathlib.Path:
+  """Downloads `<category>.npy` (or its first `rows` rows) into data_dir; returns its path."""
+  url = url_for(category, base_url)
+  _check_url(url)
+  if not category or any(c in category for c in "/\\\0") or category.startswith("."):
+    raise QdError(f"category {category!r} is not a plain file name", "pass names such as 'hot dog'")
+  if rows is not None and rows < 1:
+    raise QdError(f"asked to download {rows} rows of {category!r}", "ask for at least 1 row")
+  data_dir = pathlib.Path(data_dir)
+  where = f"or copy the official file to {data_dir / (category + '.npy')}"
+  try:
+    data_dir.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise QdError(f"cannot create {data_dir}: {_why(e)}", "pass a writable --data_dir") from e
+  s = _Session(url, timeout)
+  for attempt in range(retries + 1):
+    try:
+      _fetch_once(s, category, data_dir, rows, expected, progress)
+      return data_dir / f"{category}.npy"
+    except _Fatal as e:
+      raise DownloadError(category, url, e.reason, f"{e.fix}, {where}") from e
+    except _Transient as e:
+      last = e
+      if attempt < retries:
+        if progress:
+          print(f"{category}: {e}; retrying in {backoff_s * 2**attempt:g}s", file=sys.stderr)
+        time.sleep(backoff_s * 2**attempt)
+    except OSError as e:  # the local disk: temp file, rename
+      raise QdError(f"cannot write {category!r} into {data_dir}: {_why(e)}",
+                    "free some space or pass a writable --data_dir") from e
+  raise DownloadError(category, url, f"{last} (after {retries + 1} tries)", f"try again later, {where}")
+
+
+def _read_sidecar(path: pathlib.Path) -> dict | None:
+  side = path.with_name(path.name + ".json")
+  if not side.exists():
+    return None
+  try:
+    return json.loads(side.read_text())
+  except (OSError, ValueError):
+    return {}  # ours but unreadable: treat it as a prefix of unknown length
+
+
+def _needs_more(path: pathlib.Path, rows_needed: int | None) -> bool:
+  """True only for a prefix we fetched that is shorter than rows_needed."""
+  side = _read_sidecar(path)
+  if side is None or side.get("whole"):
+    return False  # a user's own file, or a whole official file
+  try:
+    rows = npy.read_header(path).rows
+  except QdError:
+    return True  # ours and damaged
+  if "rows" in side and rows != side["rows"]:
+    return False  # replaced by the user since; the sidecar is stale
+  return rows_needed is None or rows < rows_needed
+
+
+def _listing(data_dir: pathlib.Path, limit: int = 40) -> str:
+  names = sorted(p.stem for p in data_dir.glob("*.npy")) if data_dir.is_dir() else []
+  if not names:
+    return "nothing"
+  more = f" and {len(names) - limit} more" if len(names) > limit else ""
+  return ", ".join(names[:limit]) + more
+
+
+def ensure_local(categories: Sequence[str], data_dir: pathlib.Path, rows_needed: int | None, *,
+                 base_url: str = BUCKET_URL, download: bool = True,
+                 progress: bool = True) -> dict[str, pathlib.Path]:
+  """{category: path} with every file present, fetching what is missing (or too short)."""
+  data_dir = pathlib.Path(data_dir)
+  wanted = list(dict.fromkeys(categories))
+  paths = {c: data_dir / f"{c}.npy" for c in wanted}
+  todo = [c for c in wanted if not paths[c].exists() or _needs_more(paths[c], rows_needed)]
+  if todo and download:
+    try:
+      data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+      raise QdError(f"cannot create {data_dir}: {_why(e)}", "pass a writable --data_dir") from e
+    if not os.access(data_dir, os.W_OK):
+      raise QdError(f"{data_dir} is not writable", "pass a writable --data_dir")
+  official = cats.official_files() if todo and download and base_url == BUCKET_URL else {}
+  failures: dict[str, str] = {}
+  for c in todo:
+    reason = "downloads disabled"
+    if download:
+      try:
+        fetch(c, data_dir, rows_needed, base_url=base_url, expected=official.get(c),
+              progress=progress)
+        continue
+      except DownloadError as e:
+        reason = e.reason
+      except QdError as e:
+        reason = " ".join(e.problem.split())
+    if paths[c].exists():  # a short prefix of ours beats nothing; the caller caps the rows
+      print(f"note: keeping the shorter {paths[c]} ({reason})", file=sys.stderr)
+    else:
+      failures[c] = reason
+  if failures:
+    by_reason: dict[str, list[str]] = {}
+    for c, r in failures.items():
+      by_reason.setdefault(r, []).append(repr(c))
+    missing = "; ".join(f"{', '.join(cs)} ({r})" for r, cs in by_reason.items())
+    raise QdError(f"cannot get {missing} into {data_dir}, which has: {_listing(data_dir)}",
+                  "pass --categories from those, or copy the official <category>.npy files there")
+  return paths

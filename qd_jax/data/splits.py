@@ -1,0 +1,106 @@
+"""Seeded, stratified train/val/test splits over memory-mapped category files.
+
+Each category gets its own permutation of all rows in its file, seeded by (seed, category),
+so a category's split does not depend on which other categories run beside it. The shared
+files are ordered by source, hence the permutation before anything is cut. Test rows come first
+in that permutation, then validation, then training: test rows never touch training, and for a
+fixed test size a larger training set only adds rows.
+"""
+
+import dataclasses
+import pathlib
+import zlib
+
+import numpy as np
+
+from qd_jax.data import npy
+from qd_jax.errors import QdError
+
+PARTS = ("train", "val", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+  train: int
+  val: int
+  test: int
+
+  @property
+  def total(self) -> int:
+    return self.train + self.val + self.test
+
+
+def sizes_for(rows: int, val_fraction: float, test_fraction: float) -> Sizes:
+  """Cuts `rows` drawn rows of one category into train/val/test by fraction."""
+  test = int(round(rows * test_fraction))
+  val = int(round(rows * val_fraction))
+  if rows - test - val < 1 or (test_fraction > 0 and test < 1):
+    raise QdError(f"{rows} rows per category are too few to split "
+                  f"(val {val_fraction}, test {test_fraction})", "ask for more rows per category")
+  return Sizes(train=rows - test - val, val=val, test=test)
+
+
+@dataclasses.dataclass(frozen=True)
+class CategorySplit:
+  category: str
+  label: int
+  path: pathlib.Path
+  available: int  # rows in the file
+  train: np.ndarray  # row indices into the file
+  val: np.ndarray
+  test: np.ndarray
+
+  def rows(self, part: str) -> np.ndarray:
+    return getattr(self, part)
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+  categories: tuple[CategorySplit, ...]
+
+  @property
+  def names(self) -> tuple[str, ...]:
+    return tuple(c.category for c in self.categories)
+
+  def count(self, part: str) -> int:
+    return sum(len(c.rows(part)) for c in self.categories)
+
+  def describe(self) -> list[dict]:
+    """What the run really used, for runs.jsonl and environment.json."""
+    return [{"category": c.category, "label": c.label, "file": str(c.path),
+             "rows_in_file": c.available, **{p: len(c.rows(p)) for p in PARTS}}
+            for c in self.categories]
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+  """The seed of one epoch's shuffle, shared by the device-resident and tf.data paths."""
+  return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def category_rng(seed: int, category: str) -> np.random.Generator:
+  return np.random.default_rng([seed, zlib.crc32(category.encode())])
+
+
+def make_split(files: dict[str, pathlib.Path], sizes: dict[str, Sizes], seed: int) -> Split:
+  """files and sizes are keyed by category; labels follow the order of `files`."""
+  out = []
+  for label, (category, path) in enumerate(files.items()):
+    available = npy.read_header(path).rows
+    want = sizes[category]
+    if want.total > available:
+      raise QdError(f"{path} has {available} rows but {want.total} were asked for",
+                    "lower rows_per_category or use a folder with more rows")
+    perm = category_rng(seed, category).permutation(available)
+    test, val, train = np.split(perm[:want.total], [want.test, want.test + want.val])
+    out.append(CategorySplit(category, label, path, available, train, val, test))
+  return Split(tuple(out))
+
+
+def gather(split: Split, part: str) -> tuple[np.ndarray, np.ndarray]:
+  """(x uint8 (N, 784), y int32 (N,)) for one part; reads only the selected rows."""
+  xs, ys = [], []
+  for c in split.categories:
+    idx = np.sort(c.rows(part))  # sorted reads walk the memmap forwards
+    xs.append(np.asarray(npy.open_rows(c.path)[idx]))
+    ys.append(np.full(len(idx), c.label, np.int32))
+  return np.concatenate(xs), np.concatenate(ys)

@@ -1,0 +1,64 @@
+"""python -m qd_jax.launch --hypothesis=h2 [--data_dir=DIR --categories=a,b,...] [--quick] [--config.X=V]
+
+Bad input ends with one line on stderr and exit status 2; --verbose adds the traceback.
+"""
+
+import datetime
+import pathlib
+import sys
+import traceback
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from qd_jax import configs
+from qd_jax.configs import base
+from qd_jax.errors import QdError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("hypothesis", None, f"one of {', '.join(configs.IMPLEMENTED + configs.PLANNED)}")
+flags.DEFINE_string("data_dir", None, "folder of official <category>.npy files (downloads land here)")
+flags.DEFINE_string("workdir", None, "output and resume root (default: a new folder under ./runs)")
+flags.DEFINE_string("categories", None, "comma-separated official category names (default: the paper's ten)")
+flags.DEFINE_bool("quick", False, "the same hypothesis cut to seconds, on real drawings")
+flags.DEFINE_bool("verbose", False, "show tracebacks with errors")
+config_flags.DEFINE_config_dict("config", base.get_config(), "override any config field: --config.epochs=3")
+
+
+def _fail(message: str) -> None:
+  print(f"qd_jax: error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    _fail(f"{e}; see --helpshort")
+
+
+def main(argv: list[str]) -> None:
+  if not FLAGS.verbose:
+    logging.set_verbosity(logging.WARNING)  # JAX's backend probing is not news to the user
+  try:
+    if len(argv) > 1:
+      raise QdError(f"unexpected arguments {argv[1:]}", "flags take the form --name=value")
+    if not FLAGS.hypothesis:
+      raise QdError("--hypothesis is required", f"pass --hypothesis= one of {', '.join(configs.IMPLEMENTED)}")
+    overrides = config_flags.get_override_values(FLAGS["config"])
+    for name in ("data_dir", "categories"):
+      if FLAGS[name].value is not None:
+        overrides[name] = FLAGS[name].value
+    config = configs.get_config(FLAGS.hypothesis, FLAGS.quick, overrides)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    workdir = pathlib.Path(FLAGS.workdir or f"runs/{config.hypothesis}-{stamp}")
+    from qd_jax import sweep  # heavy imports only after the flags are known to be good
+    sweep.train_and_evaluate(config, workdir)
+  except QdError as e:
+    if FLAGS.verbose:
+      traceback.print_exc()
+    _fail(str(e))
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=_parse_flags)

@@ -1,0 +1,120 @@
+"""A hypothesis as a sweep of training runs: resolve the data, then train every model for every seed.
+
+`train_and_evaluate(config, workdir)` is the testable entry point behind `python -m qd_jax.launch`.
+"""
+
+import json
+import os
+import pathlib
+from typing import Callable
+
+import ml_collections
+
+from qd_jax import models, summary, train, workdir as wd
+from qd_jax.data import categories as cats, download, npy, splits
+from qd_jax.errors import QdError
+
+PIPELINES = ("auto", "device", "tfdata")
+
+
+def default_data_dir() -> pathlib.Path:
+  return pathlib.Path(os.environ.get("QD_DATA_DIR") or pathlib.Path.home() / ".cache/qd_jax/quickdraw")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Refuses values that would fail later, naming the flag to fix."""
+  positive = ("rows_per_category", "epochs", "batch_size", "eval_batch_size", "num_seeds",
+              "device_data_max_mb", "shuffle_buffer")
+  for key in positive:
+    if config[key] <= 0:
+      raise QdError(f"--config.{key}={config[key]} must be positive", f"pass --config.{key}=N with N > 0")
+  if not config.learning_rate > 0:
+    raise QdError(f"--config.learning_rate={config.learning_rate} must be > 0", "try --config.learning_rate=0.001")
+  for key in ("val_fraction", "test_fraction"):
+    if not 0 <= config[key] < 1:
+      raise QdError(f"--config.{key}={config[key]} must lie in [0, 1)", f"try --config.{key}=0.2")
+  if config.val_fraction + config.test_fraction >= 1:
+    raise QdError("val_fraction + test_fraction leave no training rows", "lower them, e.g. 0.1 and 0.2")
+  if config.input_pipeline not in PIPELINES:
+    raise QdError(f"--config.input_pipeline={config.input_pipeline!r} is not one of {', '.join(PIPELINES)}",
+                  "pass --config.input_pipeline=auto")
+  model_names(config)
+
+
+def model_names(config) -> list[str]:
+  names = [m.strip() for m in config.models.split(",") if m.strip()]
+  bad = [m for m in names if m not in models.MODEL_NAMES]
+  if bad or not names:
+    raise QdError(f"--config.models={config.models!r} names no known model" if not names else
+                  f"unknown model {bad[0]!r} in --config.models", f"use {','.join(models.MODEL_NAMES)}")
+  return names
+
+
+def resolve_data(config, log: Callable[[str], None]) -> tuple[dict[str, pathlib.Path], int]:
+  """The category files to use and the rows per category they allow (capped, balanced)."""
+  names = cats.parse_list(config.categories) if config.categories else cats.PAPER_CATEGORIES
+  data_dir = pathlib.Path(config.data_dir) if config.data_dir else default_data_dir()
+  files = download.ensure_local(names, data_dir, config.rows_per_category,
+                                base_url=config.bucket_url, download=config.download)
+  files = {n: files[n] for n in names}
+  rows_in = {n: npy.read_header(p).rows for n, p in files.items()}
+  rows = min(config.rows_per_category, *rows_in.values())
+  if rows < config.rows_per_category:
+    smallest = min(rows_in, key=rows_in.get)
+    log(f"reduced scale: {rows:,} rows per category instead of {config.rows_per_category:,} "
+        f"({smallest}.npy in {data_dir} has {rows_in[smallest]:,})")
+  log(f"data: {len(files)} categories from {data_dir}: {', '.join(names)}")
+  return files, rows
+
+
+def data_record(files: dict[str, pathlib.Path]) -> list[dict]:
+  out = []
+  for name, path in files.items():
+    sidecar = path.with_name(path.name + ".json")
+    source = json.loads(sidecar.read_text())["url"] if sidecar.exists() else "local"
+    out.append({"category": name, "file": str(path.resolve()), "rows": npy.read_header(path).rows,
+                "sha256": npy.sha256(path), "source": source})
+  return out
+
+
+def choose_pipeline(config, train_rows: int) -> str:
+  if config.input_pipeline != "auto":
+    return config.input_pipeline
+  fits = train_rows * cats.ROW_BYTES <= config.device_data_max_mb * 2**20
+  return "device" if fits else "tfdata"
+
+
+def _run_key(r: dict) -> tuple:
+  return (r["hypothesis"], r["model"], r["seed"], r["rows_per_category"], tuple(r["categories"]))
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                       log: Callable[[str], None] = print) -> list[dict]:
+  """Runs every (seed, model) of the hypothesis into `workdir`; finished runs are not redone."""
+  validate(config)
+  names = model_names(config)
+  files, rows = resolve_data(config, log)
+  sizes = splits.sizes_for(rows, config.val_fraction, config.test_fraction)
+  pipeline = choose_pipeline(config, sizes.train * len(files))
+  # Everything above may refuse the input; only now does the workdir get written.
+  wd.prepare(workdir, config.to_json_best_effort(sort_keys=True, indent=2))
+  wd.write_atomic(workdir / "environment.json", json.dumps(wd.environment(data_record(files)), indent=2))
+  done = {_run_key(r) for r in wd.read_runs(workdir)}
+  for seed in range(config.seed, config.seed + config.num_seeds):
+    split = splits.make_split(files, {n: sizes for n in files}, seed)
+    for name in names:
+      meta = {"hypothesis": config.hypothesis, "categories": list(files), "num_categories": len(files),
+              "rows_per_category": rows, "rows_requested": config.rows_per_category,
+              "split": split.describe(), "quick": config.quick}
+      if _run_key({**meta, "model": name, "seed": seed}) in done:
+        log(f"[{name} seed {seed}] already in {workdir / 'runs.jsonl'}; skipped")
+        continue
+      result = train.train_run(name, split, seed=seed, epochs=config.epochs, batch_size=config.batch_size,
+                               learning_rate=config.learning_rate, eval_batch_size=config.eval_batch_size,
+                               input_pipeline=pipeline, shuffle_buffer=config.shuffle_buffer, log=log)
+      wd.append_run(workdir, {**meta, **result})
+      summary.write(workdir, config)
+  runs = wd.read_runs(workdir)
+  summary.write(workdir, config)
+  log(f"results: {workdir / 'runs.jsonl'} and {workdir / 'summary.md'}")
+  return runs

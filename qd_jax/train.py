@@ -1,0 +1,188 @@
+"""One training run: one model, one seed, one split; optax Adam in jit-compiled, donated steps.
+
+Data parallelism is `jax.jit` over a 1-D device mesh with `NamedSharding`: parameters are
+replicated, every batch is split along its first axis, and XLA inserts the gradient all-reduce
+(what `pmap` used to spell out by hand).
+"""
+
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training import train_state
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from qd_jax import losses, models
+from qd_jax.data import splits
+from qd_jax.errors import QdError
+
+
+def make_mesh() -> jax.sharding.Mesh:
+  # Auto axes: jit places and all-reduces by the shardings it is given (GSPMD), as pmap did.
+  return jax.make_mesh((jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def create_state(model, seed: int, learning_rate: float) -> train_state.TrainState:
+  params = models.init_params(model, jax.random.key(seed))
+  return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=optax.adam(learning_rate))
+
+
+def _pixels(x: jax.Array) -> jax.Array:
+  return x.astype(jnp.float32) / 255.0  # uint8 travels, float32 computes
+
+
+def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array):
+  def loss_fn(params):
+    logits = state.apply_fn({"params": params}, _pixels(x))
+    return losses.mean_cross_entropy(logits, y), logits
+
+  (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  correct = jnp.sum(jnp.argmax(logits, -1) == y)
+  return state.apply_gradients(grads=grads), {"loss": loss, "correct": correct}
+
+
+def predict(state: train_state.TrainState, xb: jax.Array, yb: jax.Array):
+  """Predicted class and per-example cross-entropy for batches (nb, B, 784)."""
+  def one(batch):
+    logits = state.apply_fn({"params": state.params}, _pixels(batch[0]))
+    return jnp.argmax(logits, -1), losses.cross_entropy(logits, batch[1])
+  return jax.lax.map(one, (xb, yb))
+
+
+class Steps:
+  """The compiled functions of one run, placed on `mesh`; compile time is kept apart."""
+
+  def __init__(self, mesh: jax.sharding.Mesh):
+    self.repl = NamedSharding(mesh, P())
+    self.rows = NamedSharding(mesh, P("data"))  # (B, ...) split along B
+    self.cols = NamedSharding(mesh, P(None, "data"))  # (steps, B, ...) split along B
+    self.compile_seconds = 0.0
+    self._cache = {}
+
+  def _compiled(self, key, fn: Callable, *args, **jit_kwargs):
+    if key not in self._cache:
+      t0 = time.perf_counter()
+      self._cache[key] = jax.jit(fn, **jit_kwargs).lower(*args).compile()
+      self.compile_seconds += time.perf_counter() - t0
+    return self._cache[key]
+
+  def step(self, state, x, y):
+    f = self._compiled(("step", x.shape), train_step, state, x, y, donate_argnums=0,
+                       in_shardings=(self.repl, self.rows, self.rows), out_shardings=self.repl)
+    return f(state, x, y)
+
+  def epoch(self, state, x_all, y_all, idx):
+    """A whole epoch as one program: a scan of train_step over device-resident rows."""
+    rows = self.rows
+
+    def run(state, x_all, y_all, idx):
+      def body(state, batch_idx):
+        x = jax.lax.with_sharding_constraint(x_all[batch_idx], rows)
+        y = jax.lax.with_sharding_constraint(y_all[batch_idx], rows)
+        return train_step(state, x, y)
+      return jax.lax.scan(body, state, idx)
+
+    f = self._compiled(("epoch", x_all.shape, idx.shape), run, state, x_all, y_all, idx,
+                       donate_argnums=0, out_shardings=self.repl,
+                       in_shardings=(self.repl, self.repl, self.repl, self.cols))
+    return f(state, x_all, y_all, idx)
+
+  def evaluate(self, state, xb, yb):
+    f = self._compiled(("eval", xb.shape), predict, state, xb, yb,
+                       in_shardings=(self.repl, self.cols, self.cols), out_shardings=self.repl)
+    return f(state, xb, yb)
+
+
+def evaluate(steps: Steps, state, x: np.ndarray, y: np.ndarray, batch_size: int, num_classes: int) -> dict:
+  """Accuracy, mean loss, per-class accuracy and confusion matrix over every row (padded, masked)."""
+  n = len(y)
+  nb = -(-n // batch_size)
+  pad = nb * batch_size - n
+  xb = np.concatenate([x, np.zeros((pad, x.shape[1]), x.dtype)]).reshape(nb, batch_size, -1)
+  yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(nb, batch_size)
+  pred, ce = (np.asarray(a).reshape(-1)[:n] for a in steps.evaluate(state, xb, yb))
+  confusion = np.zeros((num_classes, num_classes), np.int64)
+  np.add.at(confusion, (y, pred), 1)
+  per_class = np.diag(confusion) / np.maximum(confusion.sum(1), 1)
+  return {"accuracy": float(np.mean(pred == y)), "loss": float(np.mean(ce)),
+          "per_class_accuracy": per_class.tolist(), "confusion": confusion.tolist()}
+
+
+def _check_finite(loss: float, epoch: int, what: str, learning_rate: float):
+  if not np.isfinite(loss):
+    raise QdError(f"training diverged: {what} loss is {loss} at epoch {epoch}",
+                  f"lower --config.learning_rate (it is {learning_rate:g})")
+
+
+def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, batch_size: int,
+              learning_rate: float, eval_batch_size: int, input_pipeline: str,
+              shuffle_buffer: int, log: Callable[[str], None] = print) -> dict:
+  """Trains one model on `split` and returns its metrics (the body of one runs.jsonl line)."""
+  mesh = make_mesh()
+  if batch_size % mesh.size or eval_batch_size % mesh.size:
+    raise QdError(f"batch sizes {batch_size}/{eval_batch_size} do not divide over {mesh.size} devices",
+                  f"use multiples of {mesh.size}")
+  k = len(split.categories)
+  model = models.create(model_name, k)
+  steps = Steps(mesh)
+  state = jax.device_put(create_state(model, seed, learning_rate), steps.repl)
+  x_val, y_val = splits.gather(split, "val")
+  n_train = split.count("train")
+  num_steps = n_train // batch_size
+  if num_steps == 0:
+    raise QdError(f"{n_train} training rows make no batch of {batch_size}", "lower --config.batch_size")
+  if input_pipeline == "device":
+    x_train, y_train = (jax.device_put(a, steps.repl) for a in splits.gather(split, "train"))
+  else:
+    from qd_jax.data import pipeline  # imports TF, which the device path never needs
+
+  history, train_seconds = [], 0.0
+  tag = f"[{model_name} seed {seed}]"
+  for epoch in range(epochs):
+    t0 = time.perf_counter()
+    compile_before = steps.compile_seconds
+    if input_pipeline == "device":
+      rng = np.random.default_rng(splits.epoch_seed(seed, epoch))
+      idx = rng.permutation(n_train)[:num_steps * batch_size].reshape(num_steps, batch_size)
+      state, m = steps.epoch(state, x_train, y_train, idx.astype(np.int32))
+      loss_sum, correct = float(jnp.sum(m["loss"])), int(jnp.sum(m["correct"]))
+    else:
+      loss_sum, correct, count = 0.0, 0, 0
+      for xb, yb in pipeline.train_batches(split, batch_size=batch_size, seed=seed, epoch=epoch,
+                                           shuffle_buffer=shuffle_buffer,
+                                           process_index=jax.process_index(),
+                                           process_count=jax.process_count()):
+        xb, yb = (jax.make_array_from_process_local_data(steps.rows, a) for a in (xb, yb))
+        state, m = steps.step(state, xb, yb)
+        loss_sum, correct, count = loss_sum + m["loss"], correct + m["correct"], count + 1
+      loss_sum, correct = float(loss_sum), int(correct)
+      num_steps = count
+    seconds = time.perf_counter() - t0 - (steps.compile_seconds - compile_before)
+    train_seconds += seconds
+    train_loss = loss_sum / num_steps
+    _check_finite(train_loss, epoch + 1, "training", learning_rate)
+    val = evaluate(steps, state, x_val, y_val, eval_batch_size, k)
+    _check_finite(val["loss"], epoch + 1, "validation", learning_rate)
+    samples_per_s = num_steps * batch_size / seconds
+    history.append({"epoch": epoch + 1, "train_loss": train_loss,
+                    "train_accuracy": correct / (num_steps * batch_size),
+                    "val_loss": val["loss"], "val_accuracy": val["accuracy"],
+                    "seconds": seconds, "samples_per_s": samples_per_s})
+    h = history[-1]
+    log(f"{tag} epoch {epoch + 1}/{epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.4f}"
+        f" | val loss {h['val_loss']:.4f} acc {h['val_accuracy']:.4f} | {samples_per_s:,.0f} samples/s")
+
+  x_test, y_test = splits.gather(split, "test")
+  test = evaluate(steps, state, x_test, y_test, eval_batch_size, k)
+  log(f"{tag} test accuracy {test['accuracy']:.4f} loss {test['loss']:.4f} on {len(y_test):,} drawings"
+      f" (train {train_seconds:.1f}s, compile {steps.compile_seconds:.1f}s)")
+  return {"model": model_name, "param_count": models.param_count(state.params), "seed": seed,
+          "epochs": history, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+          "per_class_accuracy": dict(zip(split.names, test["per_class_accuracy"])),
+          "confusion_matrix": test["confusion"], "test_examples": len(y_test),
+          "train_seconds": train_seconds, "compile_seconds": steps.compile_seconds,
+          "input_pipeline": input_pipeline, "batch_size": batch_size, "learning_rate": learning_rate,
+          "devices": mesh.size}

@@ -1,0 +1,73 @@
+"""The workdir: the single output root of a run (config, environment, runs.jsonl, summary.md)."""
+
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import sys
+
+import jax
+
+from qd_jax.errors import QdError
+
+PACKAGES = ("qd_jax", "jax", "jaxlib", "flax", "optax", "numpy", "tensorflow-cpu", "tensorflow",
+            "tensorflow-datasets", "ml_collections", "absl-py", "scipy", "statsmodels")
+
+
+def write_atomic(path: pathlib.Path, text: str) -> None:
+  tmp = path.with_name(f".{path.name}.tmp")
+  tmp.write_text(text)
+  os.replace(tmp, path)
+
+
+def prepare(workdir: pathlib.Path, config_json: str) -> None:
+  """Creates the workdir, or checks that an existing one was made by the same config."""
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+    probe = workdir / ".write_test"
+    probe.write_text("")
+    probe.unlink()
+  except OSError as e:
+    raise QdError(f"cannot write to workdir {workdir} ({e.strerror})", "pass a writable --workdir") from e
+  config_path = workdir / "config.json"
+  if config_path.exists() and config_path.read_text() != config_json:
+    raise QdError(f"workdir {workdir} holds results of a different config",
+                  "pass a new --workdir, or repeat the exact command that made it")
+  write_atomic(config_path, config_json)
+
+
+def environment(data: list[dict]) -> dict:
+  versions = {}
+  for name in PACKAGES:
+    try:
+      versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      pass
+  return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": versions,
+          "devices": [str(d) for d in jax.devices()], "process_count": jax.process_count(),
+          "jax_rng": {"default_prng_impl": jax.config.jax_default_prng_impl,
+                      "threefry_partitionable": jax.config.jax_threefry_partitionable},
+          "data": data}
+
+
+def append_run(workdir: pathlib.Path, record: dict) -> None:
+  """Appends one whole line: a crash leaves the file without it, never with half of it."""
+  line = json.dumps(record, sort_keys=True) + "\n"
+  with open(workdir / "runs.jsonl", "a") as f:
+    f.write(line)
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def read_runs(workdir: pathlib.Path) -> list[dict]:
+  path = workdir / "runs.jsonl"
+  if not path.exists():
+    return []
+  runs = []
+  for line in path.read_text().splitlines():
+    try:
+      runs.append(json.loads(line))
+    except json.JSONDecodeError:
+      continue  # a torn last line from a crash elsewhere: the run simply reruns
+  return runs

@@ -1,0 +1,243 @@
+"""qd_jax.data.download against a real loopback HTTP server with switchable misbehaviour."""
+
+import http.server
+import json
+import re
+import socket
+import threading
+import urllib.parse
+
+import numpy as np
+import pytest
+
+from qd_jax.data import categories, download, npy
+from qd_jax.errors import QdError
+
+ROWS = 500  # 392 KB: big enough that a 10-row prefix is clearly cheaper than the whole file
+FAST = dict(progress=False, timeout=5.0, backoff_s=0.001)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+  def do_GET(self):
+    st = self.server.state
+    st["requests"].append((self.path, self.headers.get("Range")))
+    if st["fail_503"] > 0:
+      st["fail_503"] -= 1
+      self.send_error(503)
+      return
+    file = st["root"] / urllib.parse.unquote(self.path.lstrip("/"))
+    if not file.is_file():
+      self.send_error(404)
+      return
+    data, status, extra = file.read_bytes(), 200, {}
+    m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+    if m and not st["ignore_range"]:
+      a, b = int(m[1]), min(int(m[2] or len(data) - 1), len(data) - 1)
+      if a >= len(data):
+        self.send_error(416)
+        return
+      data, status = data[a:b + 1], 206
+      extra["Content-Range"] = f"bytes {a}-{b}/{file.stat().st_size}"
+    self.send_response(status)
+    self.send_header("Content-Type", "application/octet-stream")
+    self.send_header("Content-Length", str(len(data)))  # always the honest, full length
+    for k, v in extra.items():
+      self.send_header(k, v)
+    self.end_headers()
+    if st["truncate"] is not None:
+      data = data[:st["truncate"]]  # then the connection closes early
+    try:
+      self.wfile.write(data)
+      st["sent"] += len(data)
+    except (BrokenPipeError, ConnectionResetError):
+      pass  # the client read what it needed and hung up
+
+  def log_message(self, *args):
+    pass
+
+
+@pytest.fixture
+def server(tmp_path):
+  root = tmp_path / "served"
+  root.mkdir()
+  rng = np.random.default_rng(0)
+  for name in ("smiley face", "cat"):
+    np.save(root / f"{name}.npy", rng.integers(0, 256, (ROWS, 784), dtype=np.uint8))
+  (root / "html.npy").write_bytes(b"<!DOCTYPE html><html><body>Not here</body></html>\n" * 100)
+  srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+  srv.daemon_threads = True
+  srv.state = dict(root=root, requests=[], ignore_range=False, truncate=None, fail_503=0, sent=0)
+  thread = threading.Thread(target=srv.serve_forever, args=(0.01,), daemon=True)
+  thread.start()
+  srv.base_url = f"http://127.0.0.1:{srv.server_address[1]}/"
+  srv.root = root
+  yield srv
+  srv.shutdown()
+  srv.server_close()
+  thread.join()
+
+
+def _rows(path):
+  return npy.open_rows(path)
+
+
+def _left(d):
+  return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def test_url_for_percent_encodes_spaces():
+  assert download.url_for("smiley face") == download.BUCKET_URL + "smiley%20face.npy"
+  assert download.url_for("The Eiffel Tower", "http://x/") == "http://x/The%20Eiffel%20Tower.npy"
+
+
+def test_whole_download_is_byte_identical_with_sidecar(server, tmp_path, capsys):
+  out = tmp_path / "data"
+  path = download.fetch("smiley face", out, base_url=server.base_url, progress=True, timeout=5)
+  want = (server.root / "smiley face.npy").read_bytes()
+  assert path == out / "smiley face.npy" and path.read_bytes() == want
+  side = json.loads((out / "smiley face.npy.json").read_text())
+  assert side == {"url": server.base_url + "smiley%20face.npy", "rows": ROWS, "total_rows": ROWS,
+                  "whole": True, "sha256": npy.sha256(path), "official_sha256": None}
+  assert server.state["requests"] == [("/smiley%20face.npy", None)]
+  assert _left(out) == ["smiley face.npy", "smiley face.npy.json"]
+  assert "smiley face" in capsys.readouterr().err  # the tqdm bar went to stderr
+
+
+def test_prefix_uses_range_and_is_a_valid_npy(server, tmp_path):
+  out = tmp_path / "data"
+  path = download.fetch("smiley face", out, 10, base_url=server.base_url, **FAST)
+  full = np.load(server.root / "smiley face.npy", allow_pickle=False)
+  assert npy.read_header(path).rows == 10
+  np.testing.assert_array_equal(_rows(path), full[:10])
+  reqs = server.state["requests"]
+  assert len(reqs) == 2 and all(p == "/smiley%20face.npy" and r for p, r in reqs)
+  assert reqs[0][1] == "bytes=0-4095"
+  assert server.state["sent"] < (server.root / "smiley face.npy").stat().st_size / 10
+  side = json.loads((out / "smiley face.npy.json").read_text())
+  assert (side["rows"], side["total_rows"], side["whole"]) == (10, ROWS, False)
+  assert side["sha256"] == npy.sha256(path)
+
+
+def test_server_ignoring_range_still_gives_the_prefix(server, tmp_path):
+  server.state["ignore_range"] = True
+  path = download.fetch("cat", tmp_path / "d", 10, base_url=server.base_url, **FAST)
+  np.testing.assert_array_equal(_rows(path), np.load(server.root / "cat.npy")[:10])
+  assert npy.read_header(path).rows == 10
+
+
+def test_rows_beyond_total_falls_back_to_whole(server, tmp_path):
+  path = download.fetch("cat", tmp_path / "d", ROWS + 1, base_url=server.base_url, **FAST)
+  assert path.read_bytes() == (server.root / "cat.npy").read_bytes()
+  assert [r for _, r in server.state["requests"]] == ["bytes=0-4095", None]
+  assert json.loads((tmp_path / "d" / "cat.npy.json").read_text())["whole"] is True
+
+
+@pytest.mark.parametrize("rows", [None, 10])
+def test_truncated_body_fails_and_leaves_nothing(server, tmp_path, rows):
+  server.state["truncate"] = 5000
+  out = tmp_path / "d"
+  with pytest.raises(QdError, match=r"'cat'.*closed after 5000 of .*after 3 tries"):
+    download.fetch("cat", out, rows, base_url=server.base_url, retries=2, **FAST)
+  assert _left(out) == []
+
+
+def test_sha_mismatch_fails_and_leaves_nothing(server, tmp_path):
+  size = (server.root / "cat.npy").stat().st_size
+  bad = categories.OfficialFile("cat", size, "0" * 64)
+  with pytest.raises(QdError, match="sha256"):
+    download.fetch("cat", tmp_path / "d", base_url=server.base_url, expected=bad, **FAST)
+  assert _left(tmp_path / "d") == []
+  assert len(server.state["requests"]) == 1  # a checksum failure is not retried
+
+
+def test_expected_size_mismatch_stops_a_prefix_early(server, tmp_path):
+  bad = categories.OfficialFile("cat", 123, "0" * 64)
+  with pytest.raises(QdError, match="official one 123"):
+    download.fetch("cat", tmp_path / "d", 10, base_url=server.base_url, expected=bad, **FAST)
+  assert _left(tmp_path / "d") == [] and len(server.state["requests"]) == 1
+
+
+@pytest.mark.parametrize("rows", [None, 10])
+def test_html_page_is_rejected(server, tmp_path, rows):
+  with pytest.raises(QdError, match=r"html.*not a \.npy file"):
+    download.fetch("html", tmp_path / "d", rows, base_url=server.base_url, **FAST)
+  assert _left(tmp_path / "d") == []
+
+
+def test_503_twice_then_ok_is_retried(server, tmp_path):
+  server.state["fail_503"] = 2
+  path = download.fetch("cat", tmp_path / "d", base_url=server.base_url, **FAST)
+  assert path.read_bytes() == (server.root / "cat.npy").read_bytes()
+  assert len(server.state["requests"]) == 3
+
+
+def test_503_forever_gives_up(server, tmp_path):
+  server.state["fail_503"] = 99
+  with pytest.raises(QdError, match="HTTP 503.*after 2 tries"):
+    download.fetch("cat", tmp_path / "d", 10, base_url=server.base_url, retries=1, **FAST)
+  assert len(server.state["requests"]) == 2 and _left(tmp_path / "d") == []
+
+
+def test_404_is_not_retried(server, tmp_path):
+  with pytest.raises(QdError, match=r"'dog'.*dog\.npy.*HTTP 404"):
+    download.fetch("dog", tmp_path / "d", base_url=server.base_url, **FAST)
+  assert len(server.state["requests"]) == 1 and _left(tmp_path / "d") == []
+
+
+@pytest.mark.parametrize("base", ["http://example.com/", "http://127.0.0.1.example.com/",
+                                  "ftp://127.0.0.1/", "file:///tmp/"])
+def test_plain_http_to_other_hosts_is_refused_offline(base, tmp_path, monkeypatch):
+  def no_network(*a, **k):
+    raise AssertionError("tried to use the network")
+  monkeypatch.setattr(socket, "create_connection", no_network)
+  monkeypatch.setattr(socket, "getaddrinfo", no_network)
+  with pytest.raises(QdError, match=re.escape(base)):
+    download.fetch("cat", tmp_path / "d", base_url=base, **FAST)
+  assert _left(tmp_path / "d") == []
+
+
+def _closed_port_url():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return f"http://127.0.0.1:{s.getsockname()[1]}/"
+
+
+def test_ensure_local_offline_is_one_line_naming_everything(tmp_path):
+  d = tmp_path / "d"
+  d.mkdir()
+  np.save(d / "apple.npy", np.zeros((3, 784), np.uint8))
+  with pytest.raises(QdError) as err:
+    download.ensure_local(["apple", "smiley face", "cat"], d, 10, base_url=_closed_port_url(),
+                          progress=False)
+  msg = str(err.value)
+  assert "\n" not in msg and "'smiley face', 'cat' (offline:" in msg
+  assert "has: apple;" in msg and "--categories" in msg and "'apple'" not in msg
+  assert _left(d) == ["apple.npy"]
+
+
+def test_ensure_local_with_downloads_disabled(tmp_path):
+  with pytest.raises(QdError, match=r"'cat' \(downloads disabled\).*has: nothing"):
+    download.ensure_local(["cat"], tmp_path / "d", None, download=False)
+
+
+def test_ensure_local_extends_prefixes_and_leaves_user_files(server, tmp_path):
+  d = tmp_path / "d"
+  d.mkdir()
+  user = np.arange(5 * 784, dtype=np.uint8).reshape(5, 784)
+  np.save(d / "cat.npy", user)  # no sidecar: the user's own file
+  got = download.ensure_local(["smiley face", "cat"], d, 10, base_url=server.base_url,
+                              progress=False)
+  assert got == {"smiley face": d / "smiley face.npy", "cat": d / "cat.npy"}
+  assert npy.read_header(got["smiley face"]).rows == 10
+  got = download.ensure_local(["smiley face", "cat"], d, 10, base_url=server.base_url,
+                              progress=False)
+  assert len(server.state["requests"]) == 2  # 10 rows already there: nothing fetched
+  download.ensure_local(["smiley face", "cat"], d, 30, base_url=server.base_url, progress=False)
+  full = np.load(server.root / "smiley face.npy")
+  np.testing.assert_array_equal(_rows(got["smiley face"]), full[:30])
+  assert json.loads((d / "smiley face.npy.json").read_text())["rows"] == 30
+  np.testing.assert_array_equal(_rows(d / "cat.npy"), user)
+  assert all("cat" not in p for p, _ in server.state["requests"])
+  download.ensure_local(["smiley face"], d, None, base_url=server.base_url, progress=False)
+  assert got["smiley face"].read_bytes() == (server.root / "smiley face.npy").read_bytes()
+  assert _left(d) == ["cat.npy", "smiley face.npy", "smiley face.npy.json"]

@@ -1,0 +1,136 @@
+"""qd_jax.models: exact parameter counts and layer shapes, output shapes, purity."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from qd_jax import models
+from qd_jax.errors import QdError
+
+# The paper's Table of parameter counts (10 classes).
+EXPECTED_COUNTS = {"fc": 20_067, "cnn1": 320_890, "cnn2": 19_322}
+
+# {module: {param: shape}} for 10 classes, VALID convs: 28 -> 26 (3x3) -> 25 (2x2) for CNN1,
+# 28 -> 26 -> pool 13 -> 12 (2x2) -> pool 6 for CNN2, so the flattened sizes are 25*25*8 and 6*6*8.
+EXPECTED_SHAPES = {
+    "fc": {
+        "Dense_0": {"kernel": (784, 25), "bias": (25,)},
+        "Dense_1": {"kernel": (25, 12), "bias": (12,)},
+        "Dense_2": {"kernel": (12, 10), "bias": (10,)},
+    },
+    "cnn1": {
+        "Conv_0": {"kernel": (3, 3, 1, 4), "bias": (4,)},
+        "Conv_1": {"kernel": (2, 2, 4, 8), "bias": (8,)},
+        "Dense_0": {"kernel": (5000, 64), "bias": (64,)},
+        "Dense_1": {"kernel": (64, 10), "bias": (10,)},
+    },
+    "cnn2": {
+        "Conv_0": {"kernel": (3, 3, 1, 4), "bias": (4,)},
+        "Conv_1": {"kernel": (2, 2, 4, 8), "bias": (8,)},
+        "Dense_0": {"kernel": (288, 64), "bias": (64,)},
+        "Dense_1": {"kernel": (64, 10), "bias": (10,)},
+    },
+}
+
+# Parameters that do not depend on the number of classes, and the width feeding the last layer.
+BODY_COUNTS = {"fc": 20_067 - 130, "cnn1": 320_890 - 650, "cnn2": 19_322 - 650}
+LAST_WIDTH = {"fc": 12, "cnn1": 64, "cnn2": 64}
+
+
+def _params(name, num_classes=10, seed=0):
+  return models.init_params(models.create(name, num_classes), jax.random.key(seed))
+
+
+def _shapes(params):
+  return jax.tree_util.tree_map(lambda a: tuple(a.shape), jax.tree_util.tree_map(np.asarray, params))
+
+
+def _images(batch, seed=0):
+  return jax.random.uniform(jax.random.key(seed), (batch, 784), jnp.float32)
+
+
+def test_model_names():
+  assert tuple(models.MODEL_NAMES) == ("fc", "cnn1", "cnn2")
+
+
+@pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
+def test_param_count_exact(name):
+  params = _params(name)
+  assert models.param_count(params) == EXPECTED_COUNTS[name]
+  # param_count agrees with an independent sum over the leaves.
+  assert sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(params)) == EXPECTED_COUNTS[name]
+
+
+@pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
+def test_layer_shapes(name):
+  assert _shapes(_params(name)) == EXPECTED_SHAPES[name]
+
+
+def test_cnn2_layer_shapes_explicit():
+  p = _params("cnn2")
+  assert p["Conv_0"]["kernel"].shape == (3, 3, 1, 4)
+  assert p["Conv_1"]["kernel"].shape == (2, 2, 4, 8)
+  assert p["Dense_0"]["kernel"].shape == (288, 64)
+  assert p["Dense_1"]["kernel"].shape == (64, 10)
+
+
+@pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
+@pytest.mark.parametrize("num_classes", [3, 345])
+def test_param_count_scales_with_classes(name, num_classes):
+  expected = BODY_COUNTS[name] + (LAST_WIDTH[name] + 1) * num_classes
+  assert models.param_count(_params(name, num_classes)) == expected
+
+
+@pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_output_shape(name, batch):
+  model = models.create(name, 10)
+  params = models.init_params(model, jax.random.key(0))
+  out = model.apply({"params": params}, _images(batch))
+  assert out.shape == (batch, 10)
+  assert out.dtype == jnp.float32
+  assert np.all(np.isfinite(np.asarray(out)))
+
+
+def test_fc_three_classes():
+  model = models.create("fc", 3)
+  params = models.init_params(model, jax.random.key(0))
+  out = model.apply({"params": params}, _images(4))
+  assert out.shape == (4, 3)
+  assert params["Dense_2"]["kernel"].shape == (12, 3)
+
+
+@pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
+def test_apply_is_pure(name):
+  model = models.create(name, 10)
+  params = models.init_params(model, jax.random.key(0))
+  x = _images(5)
+  out1 = np.asarray(model.apply({"params": params}, x))
+  out2 = np.asarray(model.apply({"params": params}, x))
+  np.testing.assert_array_equal(out1, out2)
+  # jit gives the same function of (params, x).
+  out_jit = np.asarray(jax.jit(model.apply)({"params": params}, x))
+  np.testing.assert_allclose(out_jit, out1, rtol=1e-5, atol=1e-6)
+  # Rows are independent: no batch coupling from reshapes or pooling.
+  per_row = np.concatenate([np.asarray(model.apply({"params": params}, x[i:i + 1])) for i in range(5)])
+  np.testing.assert_allclose(per_row, out1, rtol=1e-5, atol=1e-6)
+  # The output depends on the input (the network is not constant at init).
+  assert not np.allclose(np.asarray(model.apply({"params": params}, _images(5, seed=1))), out1)
+
+
+@pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
+def test_init_is_deterministic_in_key(name):
+  same_a, same_b = _params(name, seed=0), _params(name, seed=0)
+  for a, b in zip(jax.tree_util.tree_leaves(same_a), jax.tree_util.tree_leaves(same_b)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  other = _params(name, seed=1)
+  kernels_a = [np.asarray(v["kernel"]) for v in same_a.values()]
+  kernels_o = [np.asarray(v["kernel"]) for v in other.values()]
+  assert all(not np.array_equal(a, o) for a, o in zip(kernels_a, kernels_o))
+
+
+@pytest.mark.parametrize("bad", ["cnn3", "FC", "", "mlp"])
+def test_unknown_model_raises(bad):
+  with pytest.raises((ValueError, QdError), match=repr(bad) if bad else "unknown"):
+    models.create(bad, 10)
