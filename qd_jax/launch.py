@@ -22,7 +22,6 @@ flags.DEFINE_string("workdir", None, "output and resume root (default: a new fol
 flags.DEFINE_string("categories", None, "comma-separated official category names (default: the paper's ten)")
 flags.DEFINE_bool("quick", False, "the same hypothesis cut to seconds, on real drawings")
 flags.DEFINE_bool("verbose", False, "show tracebacks with errors")
-config_flags.DEFINE_config_dict("config", base.get_config(), "override any config field: --config.epochs=3")
 
 
 def _fail(message: str) -> None:
@@ -32,7 +31,12 @@ def _fail(message: str) -> None:
 
 def _parse_flags(argv: list[str]) -> list[str]:
   try:
+    # Defined here, not at import: it reads the --config.* overrides from argv as it is defined.
+    config_flags.DEFINE_config_dict("config", base.get_config(), "override a config field: --config.epochs=3",
+                                    sys_argv=argv)
     return FLAGS(argv)
+  except (KeyError, AttributeError) as e:  # what the config flag raises for an unknown field
+    _fail(f"no config field {str(e).strip(chr(34))} (in --config.*); the fields are in qd_jax/configs/base.py")
   except flags.Error as e:
     _fail(f"{e}; see --helpshort")
 

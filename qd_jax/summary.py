@@ -55,7 +55,7 @@ def h2_answer(runs: list[dict]) -> list[str]:
     t = deltas.ratio(runs, "fc", cnn)
     equal = " (equal parameters)" if cnn == "cnn2" else " (16x the parameters)"
     lines.append(f"| {cnn} - fc{equal} | {_ci(d)} | +{PAPER_H2_DELTA_POINTS:.0f} | "
-                 f"{t['ratio']:.2f}x | {PAPER_H2_SPEEDUP:.0f}x |")
+                 f"{t['ratio']:.3g}x | {PAPER_H2_SPEEDUP:.0f}x |")
     if cnn == "cnn2":
       verdicts = _h2_verdicts(d, t)
   return lines + [""] + verdicts + [""]

@@ -31,8 +31,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not config.learning_rate > 0:
     raise QdError(f"--config.learning_rate={config.learning_rate} must be > 0", "try --config.learning_rate=0.001")
   for key in ("val_fraction", "test_fraction"):
-    if not 0 <= config[key] < 1:
-      raise QdError(f"--config.{key}={config[key]} must lie in [0, 1)", f"try --config.{key}=0.2")
+    if not 0 < config[key] < 1:
+      raise QdError(f"--config.{key}={config[key]} must lie in (0, 1)", f"try --config.{key}=0.2")
   if config.val_fraction + config.test_fraction >= 1:
     raise QdError("val_fraction + test_fraction leave no training rows", "lower them, e.g. 0.1 and 0.2")
   if config.input_pipeline not in PIPELINES:

@@ -111,9 +111,13 @@ def evaluate(steps: Steps, state, x: np.ndarray, y: np.ndarray, batch_size: int,
           "per_class_accuracy": per_class.tolist(), "confusion": confusion.tolist()}
 
 
-def _check_finite(loss: float, epoch: int, what: str, learning_rate: float):
-  if not np.isfinite(loss):
-    raise QdError(f"training diverged: {what} loss is {loss} at epoch {epoch}",
+# Chance-level cross-entropy is ln(classes) < 6; a mean above this is runaway, not learning.
+DIVERGED_LOSS = 1e4
+
+
+def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
+  if not np.isfinite(loss) or loss > DIVERGED_LOSS:
+    raise QdError(f"training diverged: {what} loss is {loss:.4g} at epoch {epoch}",
                   f"lower --config.learning_rate (it is {learning_rate:g})")
 
 
@@ -163,9 +167,9 @@ def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, b
     seconds = time.perf_counter() - t0 - (steps.compile_seconds - compile_before)
     train_seconds += seconds
     train_loss = loss_sum / num_steps
-    _check_finite(train_loss, epoch + 1, "training", learning_rate)
+    _check_loss(train_loss, epoch + 1, "training", learning_rate)
     val = evaluate(steps, state, x_val, y_val, eval_batch_size, k)
-    _check_finite(val["loss"], epoch + 1, "validation", learning_rate)
+    _check_loss(val["loss"], epoch + 1, "validation", learning_rate)
     samples_per_s = num_steps * batch_size / seconds
     history.append({"epoch": epoch + 1, "train_loss": train_loss,
                     "train_accuracy": correct / (num_steps * batch_size),

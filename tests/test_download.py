@@ -5,6 +5,7 @@ import json
 import re
 import socket
 import threading
+import time
 import urllib.parse
 
 import numpy as np
@@ -21,9 +22,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def do_GET(self):
     st = self.server.state
     st["requests"].append((self.path, self.headers.get("Range")))
+    if st["stall"] > 0:
+      st["stall"] -= 1
+      time.sleep(0.5)  # longer than the client's timeout
+      return
     if st["fail_503"] > 0:
       st["fail_503"] -= 1
       self.send_error(503)
+      return
+    if self.path == "/moved.npy":  # a redirect that would downgrade to plain http elsewhere
+      self.send_response(302)
+      self.send_header("Location", "http://example.com/cat.npy")
+      self.end_headers()
       return
     file = st["root"] / urllib.parse.unquote(self.path.lstrip("/"))
     if not file.is_file():
@@ -63,10 +73,12 @@ def server(tmp_path):
   rng = np.random.default_rng(0)
   for name in ("smiley face", "cat"):
     np.save(root / f"{name}.npy", rng.integers(0, 256, (ROWS, 784), dtype=np.uint8))
+  (root / "short.npy").write_bytes((root / "cat.npy").read_bytes()[:-1000])  # damaged upstream
   (root / "html.npy").write_bytes(b"<!DOCTYPE html><html><body>Not here</body></html>\n" * 100)
   srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
   srv.daemon_threads = True
-  srv.state = dict(root=root, requests=[], ignore_range=False, truncate=None, fail_503=0, sent=0)
+  srv.state = dict(root=root, requests=[], ignore_range=False, truncate=None, fail_503=0,
+                   stall=0, sent=0)
   thread = threading.Thread(target=srv.serve_forever, args=(0.01,), daemon=True)
   thread.start()
   srv.base_url = f"http://127.0.0.1:{srv.server_address[1]}/"
@@ -158,6 +170,13 @@ def test_expected_size_mismatch_stops_a_prefix_early(server, tmp_path):
 
 
 @pytest.mark.parametrize("rows", [None, 10])
+def test_file_shorter_than_its_header_is_rejected(server, tmp_path, rows):
+  with pytest.raises(QdError, match="header promises"):
+    download.fetch("short", tmp_path / "d", rows, base_url=server.base_url, **FAST)
+  assert _left(tmp_path / "d") == [] and len(server.state["requests"]) == 1
+
+
+@pytest.mark.parametrize("rows", [None, 10])
 def test_html_page_is_rejected(server, tmp_path, rows):
   with pytest.raises(QdError, match=r"html.*not a \.npy file"):
     download.fetch("html", tmp_path / "d", rows, base_url=server.base_url, **FAST)
@@ -169,6 +188,13 @@ def test_503_twice_then_ok_is_retried(server, tmp_path):
   path = download.fetch("cat", tmp_path / "d", base_url=server.base_url, **FAST)
   assert path.read_bytes() == (server.root / "cat.npy").read_bytes()
   assert len(server.state["requests"]) == 3
+
+
+def test_timeout_is_retried(server, tmp_path):
+  server.state["stall"] = 1
+  path = download.fetch("cat", tmp_path / "d", 10, base_url=server.base_url,
+                        **{**FAST, "timeout": 0.2})
+  assert npy.read_header(path).rows == 10 and len(server.state["requests"]) == 3
 
 
 def test_503_forever_gives_up(server, tmp_path):
@@ -196,6 +222,17 @@ def test_plain_http_to_other_hosts_is_refused_offline(base, tmp_path, monkeypatc
   assert _left(tmp_path / "d") == []
 
 
+def test_redirect_to_plain_http_elsewhere_is_refused(server, tmp_path, monkeypatch):
+  real = socket.create_connection
+  def loopback_only(addr, *a, **k):
+    assert addr[0] == "127.0.0.1", f"tried to reach {addr}"
+    return real(addr, *a, **k)
+  monkeypatch.setattr(socket, "create_connection", loopback_only)
+  with pytest.raises(QdError, match="refusing to download from http://example.com/cat.npy"):
+    download.fetch("moved", tmp_path / "d", base_url=server.base_url, **FAST)
+  assert _left(tmp_path / "d") == []
+
+
 def _closed_port_url():
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -206,17 +243,19 @@ def test_ensure_local_offline_is_one_line_naming_everything(tmp_path):
   d = tmp_path / "d"
   d.mkdir()
   np.save(d / "apple.npy", np.zeros((3, 784), np.uint8))
+  start = time.monotonic()
   with pytest.raises(QdError) as err:
     download.ensure_local(["apple", "smiley face", "cat"], d, 10, base_url=_closed_port_url(),
                           progress=False)
+  assert time.monotonic() - start < 1.0  # refused on first contact is offline: no retries
   msg = str(err.value)
   assert "\n" not in msg and "'smiley face', 'cat' (offline:" in msg
-  assert "has: apple;" in msg and "--categories" in msg and "'apple'" not in msg
+  assert "has: apple;" in msg and "categories from those" in msg and "'apple'" not in msg
   assert _left(d) == ["apple.npy"]
 
 
 def test_ensure_local_with_downloads_disabled(tmp_path):
-  with pytest.raises(QdError, match=r"'cat' \(downloads disabled\).*has: nothing"):
+  with pytest.raises(QdError, match=r"'cat' \(downloads disabled\).*has: nothing.*download=True"):
     download.ensure_local(["cat"], tmp_path / "d", None, download=False)
 
 
@@ -241,3 +280,12 @@ def test_ensure_local_extends_prefixes_and_leaves_user_files(server, tmp_path):
   download.ensure_local(["smiley face"], d, None, base_url=server.base_url, progress=False)
   assert got["smiley face"].read_bytes() == (server.root / "smiley face.npy").read_bytes()
   assert _left(d) == ["cat.npy", "smiley face.npy", "smiley face.npy.json"]
+
+
+def test_ensure_local_keeps_a_short_prefix_when_offline(server, tmp_path, capsys):
+  d = tmp_path / "d"
+  download.fetch("cat", d, 10, base_url=server.base_url, **FAST)
+  got = download.ensure_local(["cat"], d, 30, base_url=_closed_port_url(), progress=False)
+  assert npy.read_header(got["cat"]).rows == 10  # the caller caps the rows to what exists
+  assert "keeping the shorter" in capsys.readouterr().err
+  assert _left(d) == ["cat.npy", "cat.npy.json"]

@@ -101,6 +101,47 @@ def test_fc_three_classes():
   assert params["Dense_2"]["kernel"].shape == (12, 3)
 
 
+def _np_conv_valid(x, kernel, bias):
+  kh, kw = kernel.shape[:2]
+  ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+  out = sum(x[:, i:i + ho, j:j + wo, :] @ kernel[i, j] for i in range(kh) for j in range(kw))
+  return out + bias
+
+
+def _np_max_pool2(x):
+  b, h, w, c = x.shape
+  return x[:, :h // 2 * 2, :w // 2 * 2].reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def _np_forward(name, params, x):
+  """Independent float64 NumPy forward pass of the paper's architectures."""
+  p = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), params)
+  relu = lambda a: np.maximum(a, 0.0)
+  dense = lambda a, layer: a @ p[layer]["kernel"] + p[layer]["bias"]
+  x = np.asarray(x, np.float64)
+  if name == "fc":
+    return dense(relu(dense(relu(dense(x, "Dense_0")), "Dense_1")), "Dense_2")
+  x = x.reshape(x.shape[0], 28, 28, 1)  # row-major 28x28 images, one channel
+  for layer in ("Conv_0", "Conv_1"):
+    x = relu(_np_conv_valid(x, p[layer]["kernel"], p[layer]["bias"]))
+    if name == "cnn2":
+      x = _np_max_pool2(x)
+  x = relu(dense(x.reshape(x.shape[0], -1), "Dense_0"))
+  return dense(x, "Dense_1")
+
+
+@pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
+def test_forward_matches_numpy_reference(name):
+  model = models.create(name, 10)
+  params = models.init_params(model, jax.random.key(3))
+  # Bias the init away from zero so ReLUs actually clip something in every layer.
+  params = jax.tree_util.tree_map(lambda a: a + 0.05 if a.ndim == 1 else a, params)
+  x = _images(5, seed=2)
+  with jax.default_matmul_precision("highest"):  # no TF32/bf16 passes on accelerators
+    out = np.asarray(model.apply({"params": params}, x), np.float64)
+  np.testing.assert_allclose(out, _np_forward(name, params, x), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
 def test_apply_is_pure(name):
   model = models.create(name, 10)

@@ -1,4 +1,4 @@
-"""H1: the fully connected net (784-25-12-10, 20,067 parameters) reaches "reasonable" accuracy.
+r"""H1: the fully connected net (784-25-12-10, 20,067 parameters) reaches "reasonable" accuracy.
 
     python -m qd_jax.launch --hypothesis=h1 \
         --data_dir=../shared/data/quickdraw \

@@ -1,4 +1,4 @@
-"""H2: the CNN is about 5 points more accurate than FC at equal parameter count, and ~13x faster to train.
+r"""H2: the CNN is about 5 points more accurate than FC at equal parameter count, and ~13x faster to train.
 
     python -m qd_jax.launch --hypothesis=h2 \
         --data_dir=../shared/data/quickdraw \

@@ -1,9 +1,7 @@
-"""Fetching official `numpy_bitmap/<category>.npy` files, whole or as a prefix of N rows.
+"""Fetching official `numpy_bitmap/<category>.npy` files, whole or as their first N rows.
 
-A prefix is two HTTP Range requests (the header, then exactly the rows asked for) written
-under a fresh header, so it is an official-layout .npy of just those rows. Every file lands
-in a temp file that is checked before it is renamed into place; a sidecar `<name>.npy.json`
-records what was fetched so a later run can tell our prefixes from files a user copied in.
+A prefix is two Range requests (header, then the rows) saved under a fresh header. Files are
+checked in a temp file before the rename; a sidecar `<name>.npy.json` marks files we fetched.
 """
 
 import hashlib
@@ -32,6 +30,7 @@ PROBE_BYTES = 4096  # far more than any npy header the bucket serves (128 bytes)
 _CHUNK = 1 << 16
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _ROW = cats.ROW_BYTES
+_FIX_DIR = "pass a writable --data_dir"
 
 
 class DownloadError(QdError):
@@ -48,7 +47,6 @@ class _Transient(Exception):
 
 class _Fatal(Exception):
   """Not worth retrying: 4xx, offline, a file that fails its checks."""
-
   def __init__(self, reason: str, fix: str):
     super().__init__(reason)
     self.reason, self.fix = reason, fix
@@ -100,7 +98,8 @@ class _Session:
       self.contacted = True
       if e.code >= 500:
         raise _Transient(f"HTTP {e.code} {e.reason}") from e
-      raise _Fatal(f"HTTP {e.code} {e.reason}", "check the category name and the download URL") from e
+      raise _Fatal(f"HTTP {e.code} {e.reason}",
+                   "check the category name and the download URL") from e
     except urllib.error.URLError as e:
       r = e.reason
       # Refused before we ever reached the server means offline; after, a flaky server.
@@ -114,12 +113,15 @@ class _Session:
     return resp
 
 
-def _read(resp, n: int | None, sink=None, bar=None) -> bytes:
-  """Reads exactly n bytes (None: to EOF, or Content-Length); short -> _Transient."""
+def _length(resp) -> int | None:
   length = resp.headers.get("Content-Length")
-  want = n if n is not None else (int(length) if length is not None else None)
-  if n is not None and length is not None and int(length) < n:
-    want = int(length)  # a shorter file than asked for; the caller checks what it got
+  return int(length) if length and length.isdigit() else None
+
+
+def _read(resp, n: int | None, sink=None, bar=None) -> bytes:
+  """Reads n bytes (None: all), fewer only if Content-Length says so; short -> _Transient."""
+  length = _length(resp)
+  want = length if n is None or (length is not None and length < n) else n
   got, out = 0, []
   try:
     while want is None or got < want:
@@ -127,7 +129,7 @@ def _read(resp, n: int | None, sink=None, bar=None) -> bytes:
       if not block:
         break
       got += len(block)
-      sink(block) if sink else out.append(block)
+      (sink or out.append)(block)
       if bar is not None:
         bar.update(len(block))
   except (http.client.HTTPException, OSError) as e:
@@ -145,28 +147,34 @@ def _content_range(resp) -> tuple[int, int | None]:
   return int(m[1]), None if m[2] == "*" else int(m[2])
 
 
+def _check_total(total: int | None, expected: cats.OfficialFile | None) -> None:
+  if None not in (expected, total) and total != expected.size_bytes:
+    raise _Fatal(f"the file is {total} bytes, the official one {expected.size_bytes}",
+                 "point the download URL at the official numpy_bitmap files")
+
+
+def _probe(s: _Session, expected: cats.OfficialFile | None) -> tuple[npy.NpyHeader, bytes]:
+  """The file's header (and the raw bytes it came in), from one small Range request."""
+  with s.open(0, PROBE_BYTES) as resp:
+    total = _content_range(resp)[1] if resp.status == 206 else _length(resp)
+    head = _read(resp, PROBE_BYTES)
+  header = _parse(io.BytesIO(head), "the response")
+  promised = header.header_bytes + header.rows * _ROW
+  if total is not None and total != promised:
+    raise _Fatal(f"the file is {total} bytes but its header promises {promised}",
+                 "the server's copy is damaged; use the official bucket")
+  _check_total(total, expected)
+  return header, head
+
+
 def _fetch_once(s: _Session, category: str, data_dir: pathlib.Path, rows: int | None,
-                expected: cats.OfficialFile | None, progress: bool) -> tuple[int, int, bool]:
-  """One attempt: writes, checks and renames the file; returns (rows, total_rows, whole)."""
-  whole, total_rows, head = rows is None, None, None
-  if not whole:
-    with s.open(0, PROBE_BYTES) as resp:
-      total = _content_range(resp)[1] if resp.status == 206 else None
-      if resp.status == 200 and resp.headers.get("Content-Length"):
-        total = int(resp.headers["Content-Length"])
-      head = _read(resp, PROBE_BYTES)
-    header = _parse(io.BytesIO(head), "the response")
-    total_rows, hb = header.rows, header.header_bytes
-    if total is not None and total != hb + total_rows * _ROW:
-      raise _Fatal(f"the file is {total} bytes but its header promises {hb + total_rows * _ROW}",
-                   "the server's copy is damaged; use the official bucket")
-    if expected is not None and total is not None and total != expected.size_bytes:
-      raise _Fatal(f"the file is {total} bytes, the official one {expected.size_bytes}",
-                   "point the download URL at the official numpy_bitmap files")
-    whole = rows >= total_rows
-  final = data_dir / f"{category}.npy"
+                expected: cats.OfficialFile | None, progress: bool) -> None:
+  """One attempt: writes the temp file, checks it, then renames it and its sidecar into place."""
+  header, head = _probe(s, expected) if rows is not None else (None, b"")
+  whole = header is None or rows >= header.rows
   fd, tmp_name = tempfile.mkstemp(dir=data_dir, prefix=f".{category}.npy.", suffix=".part")
-  tmp, side_tmp = pathlib.Path(tmp_name), None
+  tmp = pathlib.Path(tmp_name)
+  side_tmp = tmp.with_suffix(".json.part")
   try:
     hasher = hashlib.sha256()
     with os.fdopen(fd, "wb") as f:
@@ -175,17 +183,14 @@ def _fetch_once(s: _Session, category: str, data_dir: pathlib.Path, rows: int | 
         hasher.update(block)
       if whole:
         with s.open() as resp:
-          size = resp.headers.get("Content-Length")
-          if expected is not None and size is not None and int(size) != expected.size_bytes:
-            raise _Fatal(f"the file is {size} bytes, the official one {expected.size_bytes}",
-                         "point the download URL at the official numpy_bitmap files")
-          with _bar(category, int(size) if size else None, progress) as bar:
+          _check_total(_length(resp), expected)
+          with _bar(category, _length(resp), progress) as bar:
             _read(resp, None, sink, bar)
       else:
-        start, n = hb, rows * _ROW
-        with s.open(start, start + n) as resp:
+        hb, n = header.header_bytes, rows * _ROW
+        with s.open(hb, hb + n) as resp:
           if resp.status == 206:
-            if _content_range(resp)[0] != start:
+            if _content_range(resp)[0] != hb:
               raise _Fatal("the server answered a different byte range", "use another server")
           elif _read(resp, hb) != head[:hb]:  # 200: the server ignored Range; skip its header
             raise _Transient("the file changed between requests")
@@ -199,25 +204,20 @@ def _fetch_once(s: _Session, category: str, data_dir: pathlib.Path, rows: int | 
     size, promised = tmp.stat().st_size, got.header_bytes + got.rows * _ROW
     if size != promised:
       raise _Fatal(f"got {size} bytes but the header promises {promised}", "try again later")
-    if not whole and got.rows != rows:
-      raise _Fatal(f"got {got.rows} rows, asked for {rows}", "try again later")
     sha = hasher.hexdigest()
     if whole and expected is not None and (size, sha) != (expected.size_bytes, expected.sha256):
       raise _Fatal(f"size/sha256 {size}/{sha[:12]}... differ from the official "
                    f"{expected.size_bytes}/{expected.sha256[:12]}...", "try again later")
-    total_rows = got.rows if whole else total_rows
-    side = {"url": s.url, "rows": got.rows, "total_rows": total_rows, "whole": whole,
-            "sha256": sha, "official_sha256": expected.sha256 if expected else None}
-    side_tmp = tmp.with_suffix(".json.part")
+    side = {"url": s.url, "rows": got.rows, "total_rows": got.rows if whole else header.rows,
+            "whole": whole, "sha256": sha, "official_sha256": expected.sha256 if expected else None}
     side_tmp.write_text(json.dumps(side, indent=1) + "\n")
-    # Both renames happen only after every check; the sidecar never describes a file not there.
-    os.replace(tmp, final)
+    # Both renames come after every check; a crash between them leaves a stale sidecar, whose
+    # row count no longer matches, so _needs_more then treats the file as the user's.
+    os.replace(tmp, data_dir / f"{category}.npy")
     os.replace(side_tmp, data_dir / f"{category}.npy.json")
-    return got.rows, total_rows, whole
   finally:
     tmp.unlink(missing_ok=True)
-    if side_tmp is not None:
-      side_tmp.unlink(missing_ok=True)
+    side_tmp.unlink(missing_ok=True)
 
 
 def _parse(f, name: str) -> npy.NpyHeader:
@@ -232,6 +232,17 @@ def _bar(category: str, total: int | None, progress: bool):
                    file=sys.stderr, disable=not progress, leave=False)
 
 
+def _writable_dir(data_dir: pathlib.Path) -> pathlib.Path:
+  data_dir = pathlib.Path(data_dir)
+  try:
+    data_dir.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise QdError(f"cannot create {data_dir}: {_why(e)}", _FIX_DIR) from e
+  if not os.access(data_dir, os.W_OK):
+    raise QdError(f"{data_dir} is not writable", _FIX_DIR)
+  return data_dir
+
+
 def fetch(category: str, data_dir: pathlib.Path, rows: int | None = None, *,
           base_url: str = BUCKET_URL, expected: cats.OfficialFile | None = None,
           progress: bool = True, timeout: float = 30.0, retries: int = 3,
@@ -243,12 +254,8 @@ def fetch(category: str, data_dir: pathlib.Path, rows: int | None = None, *,
     raise QdError(f"category {category!r} is not a plain file name", "pass names such as 'hot dog'")
   if rows is not None and rows < 1:
     raise QdError(f"asked to download {rows} rows of {category!r}", "ask for at least 1 row")
-  data_dir = pathlib.Path(data_dir)
+  data_dir = _writable_dir(data_dir)
   where = f"or copy the official file to {data_dir / (category + '.npy')}"
-  try:
-    data_dir.mkdir(parents=True, exist_ok=True)
-  except OSError as e:
-    raise QdError(f"cannot create {data_dir}: {_why(e)}", "pass a writable --data_dir") from e
   s = _Session(url, timeout)
   for attempt in range(retries + 1):
     try:
@@ -260,29 +267,26 @@ def fetch(category: str, data_dir: pathlib.Path, rows: int | None = None, *,
       last = e
       if attempt < retries:
         if progress:
-          print(f"{category}: {e}; retrying in {backoff_s * 2**attempt:g}s", file=sys.stderr)
+          print(f"{category}: {e}; retrying", file=sys.stderr)
         time.sleep(backoff_s * 2**attempt)
     except OSError as e:  # the local disk: temp file, rename
       raise QdError(f"cannot write {category!r} into {data_dir}: {_why(e)}",
-                    "free some space or pass a writable --data_dir") from e
-  raise DownloadError(category, url, f"{last} (after {retries + 1} tries)", f"try again later, {where}")
-
-
-def _read_sidecar(path: pathlib.Path) -> dict | None:
-  side = path.with_name(path.name + ".json")
-  if not side.exists():
-    return None
-  try:
-    return json.loads(side.read_text())
-  except (OSError, ValueError):
-    return {}  # ours but unreadable: treat it as a prefix of unknown length
+                    f"free some space or {_FIX_DIR}") from e
+  raise DownloadError(category, url, f"{last} (after {retries + 1} tries)",
+                      f"try again later, {where}")
 
 
 def _needs_more(path: pathlib.Path, rows_needed: int | None) -> bool:
   """True only for a prefix we fetched that is shorter than rows_needed."""
-  side = _read_sidecar(path)
-  if side is None or side.get("whole"):
-    return False  # a user's own file, or a whole official file
+  side_path = path.with_name(path.name + ".json")
+  if not side_path.exists():
+    return False  # no sidecar: the user's own file, used as it is
+  try:
+    side = json.loads(side_path.read_text())
+  except (OSError, ValueError):
+    side = {}  # ours but unreadable: a prefix of unknown length
+  if side.get("whole"):
+    return False
   try:
     rows = npy.read_header(path).rows
   except QdError:
@@ -294,10 +298,8 @@ def _needs_more(path: pathlib.Path, rows_needed: int | None) -> bool:
 
 def _listing(data_dir: pathlib.Path, limit: int = 40) -> str:
   names = sorted(p.stem for p in data_dir.glob("*.npy")) if data_dir.is_dir() else []
-  if not names:
-    return "nothing"
   more = f" and {len(names) - limit} more" if len(names) > limit else ""
-  return ", ".join(names[:limit]) + more
+  return ", ".join(names[:limit]) + more if names else "nothing"
 
 
 def ensure_local(categories: Sequence[str], data_dir: pathlib.Path, rows_needed: int | None, *,
@@ -309,12 +311,7 @@ def ensure_local(categories: Sequence[str], data_dir: pathlib.Path, rows_needed:
   paths = {c: data_dir / f"{c}.npy" for c in wanted}
   todo = [c for c in wanted if not paths[c].exists() or _needs_more(paths[c], rows_needed)]
   if todo and download:
-    try:
-      data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-      raise QdError(f"cannot create {data_dir}: {_why(e)}", "pass a writable --data_dir") from e
-    if not os.access(data_dir, os.W_OK):
-      raise QdError(f"{data_dir} is not writable", "pass a writable --data_dir")
+    _writable_dir(data_dir)
   official = cats.official_files() if todo and download and base_url == BUCKET_URL else {}
   failures: dict[str, str] = {}
   for c in todo:
@@ -337,6 +334,8 @@ def ensure_local(categories: Sequence[str], data_dir: pathlib.Path, rows_needed:
     for c, r in failures.items():
       by_reason.setdefault(r, []).append(repr(c))
     missing = "; ".join(f"{', '.join(cs)} ({r})" for r, cs in by_reason.items())
+    enable = ", or set --config.download=True" if not download else ""
     raise QdError(f"cannot get {missing} into {data_dir}, which has: {_listing(data_dir)}",
-                  "pass --categories from those, or copy the official <category>.npy files there")
+                  "pass --categories from those, or copy the official <category>.npy "
+                  f"files there{enable}")
   return paths

@@ -13,45 +13,55 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from qd_jax.data import npy  # noqa: E402
+from qd_jax.data.categories import ROW_BYTES  # noqa: E402
 from qd_jax.data.splits import Split, epoch_seed  # noqa: E402
 
 # TF only feeds host memory; the accelerator belongs to JAX.
 tf.config.set_visible_devices([], "GPU")
 
-_CHUNK = 256  # rows read from a memmap per call
+def _reader(split: Split):
+  """Reads one batch of (label, row index) pairs from the category memmaps."""
+  maps = [npy.open_rows(c.path) for c in split.categories]
 
-
-def _category_stream(path, rows: np.ndarray, label: int) -> tf.data.Dataset:
-  mm = npy.open_rows(path)
-
-  def read(idx):
-    order = np.argsort(idx)  # forward reads, then back to the shuffled order
-    out = np.empty((len(idx), mm.shape[1]), np.uint8)
-    out[order] = mm[idx[order]]
+  def read(labels, rows):
+    out = np.empty((len(rows), ROW_BYTES), np.uint8)
+    for label in np.unique(labels):
+      at = np.flatnonzero(labels == label)
+      at = at[np.argsort(rows[at])]  # forward reads through each file
+      out[at] = maps[label][rows[at]]
     return out
 
-  ds = tf.data.Dataset.from_tensor_slices(rows.astype(np.int64)).batch(_CHUNK)
-  ds = ds.map(lambda i: tf.numpy_function(read, [i], tf.uint8, stateful=False),
-              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return ds.unbatch().map(lambda x: (tf.ensure_shape(x, [mm.shape[1]]), tf.constant(label, tf.int32)))
+  return read
 
 
 def train_batches(split: Split, *, batch_size: int, seed: int, epoch: int, shuffle_buffer: int,
                   process_index: int = 0, process_count: int = 1):
   """One epoch of this process's share of each global batch, as numpy (x uint8, y int32).
 
-  Every process builds the same seeded global order, so the shards are disjoint and the union
-  of the processes' batch b is the single-process batch b.
+  The pipeline shuffles (label, row) pairs and reads pixels last, so a process reads only its own
+  rows. Every process builds the same seeded global order and keeps the contiguous slice
+  `process_index` of each global batch: all processes take the same number of steps, and
+  their slices, in process order, make up the single-process batch.
   """
+  if batch_size % process_count:
+    raise ValueError(f"batch_size {batch_size} does not split over {process_count} processes")
+  local = batch_size // process_count
   rng = np.random.default_rng(epoch_seed(seed, epoch))
-  streams = [_category_stream(c.path, rng.permutation(c.train), c.label) for c in split.categories]
+  streams = [tf.data.Dataset.from_tensor_slices((np.full(len(c.train), c.label, np.int32),
+                                                 rng.permutation(c.train).astype(np.int64)))
+             for c in split.categories]
   # Interleave the per-file streams in a seeded order that takes each file's rows exactly once.
   order = rng.permutation(np.repeat(np.arange(len(streams), dtype=np.int64),
                                     [len(c.train) for c in split.categories]))
   ds = tf.data.Dataset.choose_from_datasets(streams, tf.data.Dataset.from_tensor_slices(order))
   ds = ds.shuffle(shuffle_buffer, seed=epoch_seed(seed + 1, epoch), reshuffle_each_iteration=False)
-  ds = ds.shard(process_count, process_index)
-  ds = ds.batch(batch_size // process_count, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  ds = ds.batch(batch_size, drop_remainder=True)
+  ds = ds.map(lambda y, i: (y[process_index * local:(process_index + 1) * local],
+                            i[process_index * local:(process_index + 1) * local]))
+  read = _reader(split)
+  ds = ds.map(lambda y, i: (tf.ensure_shape(tf.numpy_function(read, [y, i], tf.uint8, stateful=False),
+                                            [local, ROW_BYTES]), y),
+              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   options = tf.data.Options()
   options.deterministic = True
-  return ds.with_options(options).as_numpy_iterator()
+  return ds.prefetch(tf.data.AUTOTUNE).with_options(options).as_numpy_iterator()

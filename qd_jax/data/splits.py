@@ -34,7 +34,7 @@ def sizes_for(rows: int, val_fraction: float, test_fraction: float) -> Sizes:
   """Cuts `rows` drawn rows of one category into train/val/test by fraction."""
   test = int(round(rows * test_fraction))
   val = int(round(rows * val_fraction))
-  if rows - test - val < 1 or (test_fraction > 0 and test < 1):
+  if rows - test - val < 1 or (test_fraction > 0 and test < 1) or (val_fraction > 0 and val < 1):
     raise QdError(f"{rows} rows per category are too few to split "
                   f"(val {val_fraction}, test {test_fraction})", "ask for more rows per category")
   return Sizes(train=rows - test - val, val=val, test=test)

@@ -1,0 +1,132 @@
+"""Shared fixtures: small self-identifying category files and the real Quick Draw folder.
+
+Every row written by `make_category_files(dir, counts)` says who it is:
+  bytes 0..3  little-endian uint32 row index i within its file,
+  byte 4      c = the category's position in `counts` (0, 1, 2, ...: the label it gets when the
+              same order is passed to splits.make_split),
+  bytes 5..6  little-endian uint16 index of the category in the 345 official names,
+  the rest    a class pattern: bright 7x7 blocks on a 3x3 grid, one block in cell c for c < 9
+              and distinct sets of blocks beyond (so a classifier can learn the classes), plus
+              small seeded noise (0..29) everywhere else.
+`decode_rows(x)` turns such rows back into (row ids, category names); `row_labels(x)` gives c.
+"""
+
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+from qd_jax.data import categories
+
+# The ten categories present in the local shared Quick Draw folder.
+LOCAL_TEN = ("airplane", "cat", "rainbow", "dog", "smiley face", "clock", "bird", "flower",
+             "house", "skull")
+ROW_BYTES = 784
+ID_BYTES = 7  # row index, position c, official index
+
+
+def category_index(name: str) -> int:
+  names = categories.official_names()
+  if name not in names:
+    raise ValueError(f"make_category_files needs official names, got {name!r}")
+  return names.index(name)
+
+
+def _cells(c: int) -> tuple[int, ...]:
+  """Grid cells lit for position c: one cell for c < 9, then distinct sets of 2+ cells."""
+  if c < 9:
+    return (c,)
+  multi = [m for m in range(1 << 9) if bin(m).count("1") >= 2]
+  m = multi[c - 9]
+  return tuple(b for b in range(9) if m >> b & 1)
+
+
+def class_pattern(c: int) -> np.ndarray:
+  """(784,) uint8: bright 7x7 blocks on a 3x3 grid, distinct for each c; rows 0..3 stay dark."""
+  img = np.zeros((28, 28), np.uint8)
+  for cell in _cells(c):
+    r, k = divmod(cell, 3)
+    img[4 + 8 * r:11 + 8 * r, 3 + 8 * k:10 + 8 * k] = 255
+  return img.reshape(ROW_BYTES)
+
+
+def category_rows(name: str, n: int, c: int = 0) -> np.ndarray:
+  """The (n, 784) uint8 rows `make_category_files` writes for `name` at position c."""
+  official = category_index(name)
+  rng = np.random.default_rng([1234, official, c])
+  x = rng.integers(0, 30, (n, ROW_BYTES), dtype=np.uint8)
+  x = np.maximum(x, class_pattern(c)[None, :])
+  x[:, :4] = np.arange(n, dtype="<u4").view(np.uint8).reshape(n, 4)
+  x[:, 4] = c
+  x[:, 5:7] = np.frombuffer(np.uint16(official).astype("<u2").tobytes(), np.uint8)
+  return x
+
+
+def decode_rows(x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+  """(row index within its file, category name) of each self-identifying row."""
+  x = np.ascontiguousarray(np.asarray(x, np.uint8).reshape(-1, ROW_BYTES))
+  ids = x[:, :4].copy().view("<u4").reshape(-1).astype(np.int64)
+  official = x[:, 5:7].copy().view("<u2").reshape(-1)
+  names = categories.official_names()
+  return ids, [names[k] for k in official]
+
+
+def row_labels(x: np.ndarray) -> np.ndarray:
+  """The position c (byte 4) of each self-identifying row, as int32."""
+  return np.asarray(x, np.uint8).reshape(-1, ROW_BYTES)[:, 4].astype(np.int32)
+
+
+def row_keys(x: np.ndarray) -> list[tuple[str, int]]:
+  """[(category, row id)] of each row: a hashable identity for set comparisons."""
+  ids, names = decode_rows(x)
+  return list(zip(names, ids.tolist()))
+
+
+@pytest.fixture
+def make_category_files(tmp_path):
+  """make(dir, {category: rows}) -> {category: <dir>/<category>.npy}, in the order given.
+
+  A relative dir is taken under tmp_path; files are uint8 (N, 784) in official layout.
+  """
+  def make(dir, counts: dict[str, int]) -> dict[str, pathlib.Path]:
+    d = pathlib.Path(dir)
+    if not d.is_absolute():
+      d = tmp_path / d
+    d.mkdir(parents=True, exist_ok=True)
+    out = {}
+    if len(counts) > 256:
+      raise ValueError("byte 4 holds at most 256 categories")
+    for c, (name, n) in enumerate(counts.items()):
+      path = d / f"{name}.npy"
+      np.save(path, category_rows(name, n, c), allow_pickle=False)
+      out[name] = path
+    return out
+
+  return make
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path, make_category_files):
+  """A folder with airplane, cat and smiley face, 200 self-identifying rows each."""
+  d = tmp_path / "tiny"
+  make_category_files(d, {"airplane": 200, "cat": 200, "smiley face": 200})
+  return d
+
+
+@pytest.fixture
+def shared_data_dir():
+  """The real Quick Draw folder named by QD_DATA_DIR."""
+  value = os.environ.get("QD_DATA_DIR")
+  if not value:
+    pytest.skip("QD_DATA_DIR is not set; point it at the real Quick Draw folder "
+                "(e.g. /work/shared/data/quickdraw) to run tests on real bitmaps")
+  path = pathlib.Path(value)
+  if not path.is_dir():
+    pytest.fail(f"QD_DATA_DIR={value} is set but is not a folder")
+  return path
+
+
+@pytest.fixture
+def local_ten():
+  return LOCAL_TEN

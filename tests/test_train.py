@@ -1,0 +1,96 @@
+"""Training: learning, determinism, both input paths, divergence, and 4-device data parallelism."""
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+
+from qd_jax import train
+from qd_jax.data import splits
+from qd_jax.errors import QdError
+
+CATS = ("airplane", "cat", "smiley face")
+
+
+def _split(data_dir, seed=0, rows=200):
+  files = {c: data_dir / f"{c}.npy" for c in CATS}
+  return splits.make_split(files, {c: splits.sizes_for(rows, 0.1, 0.2) for c in files}, seed)
+
+
+def _run(split, model="cnn2", **kw):
+  args = dict(seed=0, epochs=2, batch_size=32, learning_rate=3e-3, eval_batch_size=64,
+              input_pipeline="device", shuffle_buffer=256, log=lambda _: None)
+  return train.train_run(model, split, **{**args, **kw})
+
+
+def _metrics(record):
+  timing = {"seconds", "samples_per_s"}
+  return ([{k: v for k, v in e.items() if k not in timing} for e in record["epochs"]],
+          record["test_accuracy"], record["test_loss"], record["per_class_accuracy"])
+
+
+@pytest.mark.parametrize("model", ["fc", "cnn1", "cnn2"])
+def test_each_model_learns_the_classes(tiny_data_dir, model):
+  r = _run(_split(tiny_data_dir), model=model, epochs=4)
+  assert r["test_accuracy"] > 0.8, r["epochs"]
+  assert r["epochs"][-1]["train_loss"] < r["epochs"][0]["train_loss"]
+  assert r["param_count"] == {"fc": 20067 - 7 * 12 - 7, "cnn1": 320890 - 7 * 64 - 7,
+                              "cnn2": 19322 - 7 * 64 - 7}[model]  # 3 classes, not 10
+  assert set(r["per_class_accuracy"]) == set(CATS)
+  assert sum(map(sum, r["confusion_matrix"])) == r["test_examples"] == 3 * 40
+
+
+def test_same_seed_same_numbers_and_other_seed_differs(tiny_data_dir):
+  a = _run(_split(tiny_data_dir))
+  b = _run(_split(tiny_data_dir))
+  c = _run(_split(tiny_data_dir, seed=1), seed=1)
+  assert _metrics(a) == _metrics(b)
+  assert _metrics(a) != _metrics(c)
+
+
+def test_tfdata_path_trains_like_the_device_path(tiny_data_dir):
+  split = _split(tiny_data_dir)
+  dev = _run(split, epochs=4)
+  tfd = _run(split, epochs=4, input_pipeline="tfdata")
+  assert tfd["input_pipeline"] == "tfdata"
+  assert len(tfd["epochs"]) == 4 and tfd["test_accuracy"] > 0.8
+  assert abs(tfd["test_accuracy"] - dev["test_accuracy"]) < 0.15
+  assert _metrics(tfd) == _metrics(_run(split, epochs=4, input_pipeline="tfdata"))
+
+
+def test_divergence_stops_with_one_line(tiny_data_dir):
+  with pytest.raises(QdError, match=r"diverged.*learning_rate") as e:
+    _run(_split(tiny_data_dir), learning_rate=1e6)
+  assert "\n" not in str(e.value)
+
+
+def test_batch_must_divide_over_devices(tiny_data_dir, monkeypatch):
+  monkeypatch.setattr(train, "make_mesh", lambda: types.SimpleNamespace(size=3))
+  with pytest.raises(QdError, match="multiples of 3"):
+    _run(_split(tiny_data_dir))
+
+
+def _launch_cnn2(data_dir, workdir, devices):
+  env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+  cmd = [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h2", f"--data_dir={data_dir}",
+         f"--categories={','.join(CATS)}", f"--workdir={workdir}", "--config.models=cnn2,fc",
+         "--config.num_seeds=1", "--config.epochs=3", "--config.rows_per_category=200",
+         "--config.batch_size=32", "--config.eval_batch_size=64"]
+  subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+  return [json.loads(line) for line in (workdir / "runs.jsonl").read_text().splitlines()]
+
+
+def test_four_devices_equal_one(tiny_data_dir, tmp_path):
+  one = _launch_cnn2(tiny_data_dir, tmp_path / "one", 1)
+  four = _launch_cnn2(tiny_data_dir, tmp_path / "four", 4)
+  assert [r["devices"] for r in one] == [1, 1] and [r["devices"] for r in four] == [4, 4]
+  for a, b in zip(one, four):
+    assert a["model"] == b["model"]
+    for ea, eb in zip(a["epochs"], b["epochs"]):
+      assert ea["train_loss"] == pytest.approx(eb["train_loss"], rel=1e-4, abs=1e-5)
+      assert ea["val_loss"] == pytest.approx(eb["val_loss"], rel=1e-4, abs=1e-5)
+    assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-4, abs=1e-5)
+    assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=1 / a["test_examples"] + 1e-9)
