@@ -6,6 +6,7 @@
 import json
 import os
 import pathlib
+import time
 from typing import Callable
 
 import ml_collections
@@ -91,6 +92,7 @@ def _run_key(r: dict) -> tuple:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path,
                        log: Callable[[str], None] = print) -> list[dict]:
   """Runs every (seed, model) of the hypothesis into `workdir`; finished runs are not redone."""
+  start = time.perf_counter()
   validate(config)
   names = model_names(config)
   files, rows = resolve_data(config, log)
@@ -116,5 +118,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path,
       summary.write(workdir, config)
   runs = wd.read_runs(workdir)
   summary.write(workdir, config)
-  log(f"results: {workdir / 'runs.jsonl'} and {workdir / 'summary.md'}")
+  log(f"results: {workdir / 'runs.jsonl'} and {workdir / 'summary.md'} "
+      f"({time.perf_counter() - start:.0f} s in all)")
   return runs
