@@ -16,11 +16,12 @@ from qd_jax.configs import base
 from qd_jax.errors import QdError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("hypothesis", None, f"one of {', '.join(configs.IMPLEMENTED + configs.PLANNED)}")
+flags.DEFINE_string("hypothesis", None, f"one of {', '.join(configs.CHOICES)}")
 flags.DEFINE_string("data_dir", None, "folder of official <category>.npy files (downloads land here)")
 flags.DEFINE_string("workdir", None, "output and resume root (default: a new folder under ./runs)")
 flags.DEFINE_string("categories", None, "comma-separated official category names (default: the paper's ten)")
 flags.DEFINE_bool("quick", False, "the same hypothesis cut to seconds, on real drawings")
+flags.DEFINE_integer("seeds", None, "seeds per sweep point (each changes init, split and shuffling)")
 flags.DEFINE_bool("verbose", False, "show tracebacks with errors")
 
 
@@ -48,16 +49,22 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
       raise QdError(f"unexpected arguments {argv[1:]}", "flags take the form --name=value")
     if not FLAGS.hypothesis:
-      raise QdError("--hypothesis is required", f"pass --hypothesis= one of {', '.join(configs.IMPLEMENTED)}")
+      raise QdError("--hypothesis is required", f"pass --hypothesis= one of {', '.join(configs.CHOICES)}")
     overrides = config_flags.get_override_values(FLAGS["config"])
     for name in ("data_dir", "categories"):
       if FLAGS[name].value is not None:
         overrides[name] = FLAGS[name].value
-    config = configs.get_config(FLAGS.hypothesis, FLAGS.quick, overrides)
+    if FLAGS.seeds is not None:
+      overrides["num_seeds"] = FLAGS.seeds
+    todo = configs.get_configs(FLAGS.hypothesis, FLAGS.quick, overrides)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    workdir = pathlib.Path(FLAGS.workdir or f"runs/{config.hypothesis}-{stamp}")
+    workdir = pathlib.Path(FLAGS.workdir or f"runs/{FLAGS.hypothesis}-{stamp}")
     from qd_jax import sweep  # heavy imports only after the flags are known to be good
-    sweep.train_and_evaluate(config, workdir)
+    sweep.run_hypotheses(todo, workdir)
+    if FLAGS.hypothesis == "all":
+      from analysis import report
+      report.build(workdir)
+      print(f"report: {workdir / 'REPORT.md'}")
   except QdError as e:
     if FLAGS.verbose:
       traceback.print_exc()

@@ -84,26 +84,41 @@ def _h2_verdicts(d: dict, t: dict) -> list[str]:
           f"- training speed: **{speed}**"]
 
 
-def write(workdir: pathlib.Path, config) -> None:
-  runs = [r for r in wd.read_runs(workdir) if r["hypothesis"] == config.hypothesis]
-  if not runs:
-    return
+def _point(r: dict) -> str:
+  return ", ".join(f"{k}={v}" for k, v in sorted(r.get("point", {}).items())) or "-"
+
+
+def _section(config, runs: list[dict]) -> list[str]:
   r0 = runs[0]
   split = r0["split"][0]
   lines = [f"# {config.hypothesis.upper()}{' (--quick)' if config.quick else ''}", "",
            f"- categories ({r0['num_categories']}): {', '.join(r0['categories'])}",
            f"- rows per category: {r0['rows_per_category']:,} (asked {r0['rows_requested']:,}); "
-           f"split train/val/test {split['train']}/{split['val']}/{split['test']} per category",
+           f"split train/val/test {split['train']}/{split['val']}/{split['test']} for {split['category']}",
            f"- {config.epochs} epochs, batch {config.batch_size}, Adam lr {config.learning_rate:g}, "
            f"input pipeline {r0['input_pipeline']}, {r0['devices']} device(s)", "",
-           "| model | params | seed | test acc | test loss | train s | compile s | samples/s (last epoch) |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
-  for r in sorted(runs, key=lambda r: (r["model"], r["seed"])):
-    lines.append(f"| {r['model']} | {r['param_count']:,} | {r['seed']} | {_pct(r['test_accuracy'])} | "
-                 f"{r['test_loss']:.4f} | {r['train_seconds']:.1f} | {r['compile_seconds']:.1f} | "
-                 f"{r['epochs'][-1]['samples_per_s']:,.0f} |")
+           "| model | point | params | seed | test acc | test loss | train s | compile s | samples/s (last epoch) |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+  for r in sorted(runs, key=lambda r: (r["model"], _point(r), r["seed"])):
+    lines.append(f"| {r['model']} | {_point(r)} | {r['param_count']:,} | {r['seed']} | "
+                 f"{_pct(r['test_accuracy'])} | {r['test_loss']:.4f} | {r['train_seconds']:.1f} | "
+                 f"{r['compile_seconds']:.1f} | {r['epochs'][-1]['samples_per_s']:,.0f} |")
   lines.append("")
-  lines += h1_answer(runs, config.reasonable_accuracy)
+  if config.hypothesis in ("h1", "h2"):
+    lines += h1_answer(runs, config.reasonable_accuracy)
   if config.hypothesis == "h2":
     lines += h2_answer(runs)
-  wd.write_atomic(workdir / "summary.md", "\n".join(lines))
+  if config.hypothesis in ("h3", "h4", "h5", "h6"):
+    lines += ["The fits, intervals and the paper's numbers: `python -m analysis --workdir=<this folder>`.", ""]
+  return lines
+
+
+def write(workdir: pathlib.Path, configs: list) -> None:
+  runs = wd.read_runs(workdir)
+  lines = []
+  for config in configs:
+    mine = [r for r in runs if r["hypothesis"] == config.hypothesis]
+    if mine:
+      lines += _section(config, mine)
+  if lines:
+    wd.write_atomic(workdir / "summary.md", "\n".join(lines))

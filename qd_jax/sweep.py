@@ -11,7 +11,7 @@ from typing import Callable
 
 import ml_collections
 
-from qd_jax import models, summary, train, workdir as wd
+from qd_jax import hypotheses, models, summary, train, workdir as wd
 from qd_jax.data import categories as cats, download, npy, splits
 from qd_jax.errors import QdError
 
@@ -36,6 +36,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
       raise QdError(f"--config.{key}={config[key]} must lie in (0, 1)", f"try --config.{key}=0.2")
   if config.val_fraction + config.test_fraction >= 1:
     raise QdError("val_fraction + test_fraction leave no training rows", "lower them, e.g. 0.1 and 0.2")
+  if config.hypothesis == "h4":
+    for key in ("majority_train_rows", "test_rows_per_class"):
+      if config[key] <= 0:
+        raise QdError(f"--config.{key}={config[key]} must be positive", f"pass --config.{key}=N with N > 0")
   if config.input_pipeline not in PIPELINES:
     raise QdError(f"--config.input_pipeline={config.input_pipeline!r} is not one of {', '.join(PIPELINES)}",
                   "pass --config.input_pipeline=auto")
@@ -52,15 +56,17 @@ def model_names(config) -> list[str]:
 
 
 def resolve_data(config, log: Callable[[str], None]) -> tuple[dict[str, pathlib.Path], int]:
-  """The category files to use and the rows per category they allow (capped, balanced)."""
+  """The category files to use and the balanced rows per category they allow."""
   names = cats.parse_list(config.categories) if config.categories else cats.PAPER_CATEGORIES
+  if config.hypothesis == "h4":
+    names = names[:2]  # majority, minority
   data_dir = pathlib.Path(config.data_dir) if config.data_dir else default_data_dir()
-  files = download.ensure_local(names, data_dir, config.rows_per_category,
+  files = download.ensure_local(names, data_dir, hypotheses.rows_needed(config),
                                 base_url=config.bucket_url, download=config.download)
   files = {n: files[n] for n in names}
   rows_in = {n: npy.read_header(p).rows for n, p in files.items()}
   rows = min(config.rows_per_category, *rows_in.values())
-  if rows < config.rows_per_category:
+  if rows < config.rows_per_category and config.hypothesis in ("h1", "h2", "h5"):
     smallest = min(rows_in, key=rows_in.get)
     log(f"reduced scale: {rows:,} rows per category instead of {config.rows_per_category:,} "
         f"({smallest}.npy in {data_dir} has {rows_in[smallest]:,})")
@@ -85,39 +91,60 @@ def choose_pipeline(config, train_rows: int) -> str:
   return "device" if fits else "tfdata"
 
 
-def _run_key(r: dict) -> tuple:
-  return (r["hypothesis"], r["model"], r["seed"], r["rows_per_category"], tuple(r["categories"]))
+def _run_id(hypothesis: str, model: str, seed: int, point: dict) -> str:
+  swept = [f"{k}={v}" for k, v in list(point.items())[:1]]  # the first field is the one swept
+  return "/".join([hypothesis, model, f"seed{seed}", *swept])
+
+
+def _plan(config, log):
+  """Everything that can refuse the input, before any file is written."""
+  validate(config)
+  files, rows = resolve_data(config, log)
+  pts = hypotheses.points(config, files, rows, log)
+  biggest = max(sum(s.train for s in p.sizes.values()) for p in pts)
+  return files, pts, choose_pipeline(config, biggest)
+
+
+def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], None] = print) -> list[dict]:
+  """Runs every (seed, point, model) of each config into `workdir`; finished runs are not redone."""
+  start = time.perf_counter()
+  plans = [(config, *_plan(config, log)) for config in configs]
+  # Everything above may refuse the input; only now does the workdir get written.
+  config_json = json.dumps({c.hypothesis: json.loads(c.to_json_best_effort()) for c in configs},
+                           sort_keys=True, indent=2)
+  wd.prepare(workdir, config_json)
+  used = {n: p for _, files, _, _ in plans for n, p in files.items()}
+  wd.write_atomic(workdir / "environment.json", json.dumps(wd.environment(data_record(used)), indent=2))
+  done = {r["run_id"] for r in wd.read_runs(workdir)}
+  for config, files, pts, pipeline in plans:
+    for seed in range(config.seed, config.seed + config.num_seeds):
+      for point in pts:
+        split = splits.make_split(point.files, point.sizes, seed)
+        for name in model_names(config):
+          run_id = _run_id(config.hypothesis, name, seed, point.info)
+          if run_id in done:
+            log(f"[{run_id}] already in {workdir / 'runs.jsonl'}; skipped")
+            continue
+          result = train.train_run(name, split, seed=seed, epochs=config.epochs, batch_size=config.batch_size,
+                                   learning_rate=config.learning_rate, eval_batch_size=config.eval_batch_size,
+                                   input_pipeline=pipeline, shuffle_buffer=config.shuffle_buffer,
+                                   log=log, tag=run_id)
+          predictions = result.pop("test_predictions")
+          record = {"run_id": run_id, "hypothesis": config.hypothesis, "point": point.info,
+                    "categories": list(point.files), "num_categories": len(point.files),
+                    "rows_per_category": point.rows_per_category,
+                    "rows_requested": config.rows_per_category, "split": split.describe(),
+                    "quick": config.quick, **result}
+          wd.append_line(workdir / "test_predictions.jsonl", {"run_id": run_id, **predictions})
+          wd.append_line(workdir / "runs.jsonl", record)
+          summary.write(workdir, configs)
+  summary.write(workdir, configs)
+  log(f"results: {workdir / 'runs.jsonl'} and {workdir / 'summary.md'} "
+      f"({time.perf_counter() - start:.0f} s in all)")
+  return wd.read_runs(workdir)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path,
                        log: Callable[[str], None] = print) -> list[dict]:
-  """Runs every (seed, model) of the hypothesis into `workdir`; finished runs are not redone."""
-  start = time.perf_counter()
-  validate(config)
-  names = model_names(config)
-  files, rows = resolve_data(config, log)
-  sizes = splits.sizes_for(rows, config.val_fraction, config.test_fraction)
-  pipeline = choose_pipeline(config, sizes.train * len(files))
-  # Everything above may refuse the input; only now does the workdir get written.
-  wd.prepare(workdir, config.to_json_best_effort(sort_keys=True, indent=2))
-  wd.write_atomic(workdir / "environment.json", json.dumps(wd.environment(data_record(files)), indent=2))
-  done = {_run_key(r) for r in wd.read_runs(workdir)}
-  for seed in range(config.seed, config.seed + config.num_seeds):
-    split = splits.make_split(files, {n: sizes for n in files}, seed)
-    for name in names:
-      meta = {"hypothesis": config.hypothesis, "categories": list(files), "num_categories": len(files),
-              "rows_per_category": rows, "rows_requested": config.rows_per_category,
-              "split": split.describe(), "quick": config.quick}
-      if _run_key({**meta, "model": name, "seed": seed}) in done:
-        log(f"[{name} seed {seed}] already in {workdir / 'runs.jsonl'}; skipped")
-        continue
-      result = train.train_run(name, split, seed=seed, epochs=config.epochs, batch_size=config.batch_size,
-                               learning_rate=config.learning_rate, eval_batch_size=config.eval_batch_size,
-                               input_pipeline=pipeline, shuffle_buffer=config.shuffle_buffer, log=log)
-      wd.append_run(workdir, {**meta, **result})
-      summary.write(workdir, config)
-  runs = wd.read_runs(workdir)
-  summary.write(workdir, config)
-  log(f"results: {workdir / 'runs.jsonl'} and {workdir / 'summary.md'} "
-      f"({time.perf_counter() - start:.0f} s in all)")
-  return runs
+  """One hypothesis into `workdir` (the Flax-examples entry point)."""
+  return run_hypotheses([config], workdir, log)

@@ -5,6 +5,7 @@ replicated, every batch is split along its first axis, and XLA inserts the gradi
 (what `pmap` used to spell out by hand).
 """
 
+import functools
 import time
 from typing import Callable
 
@@ -25,9 +26,15 @@ def make_mesh() -> jax.sharding.Mesh:
   return jax.make_mesh((jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def create_state(model, seed: int, learning_rate: float) -> train_state.TrainState:
+@functools.cache
+def model_and_optimizer(model_name: str, num_classes: int, learning_rate: float):
+  """One (model, Adam) per setting, so runs that share it share compiled steps (same treedef)."""
+  return models.create(model_name, num_classes), optax.adam(learning_rate)
+
+
+def create_state(model, tx, seed: int) -> train_state.TrainState:
   params = models.init_params(model, jax.random.key(seed))
-  return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=optax.adam(learning_rate))
+  return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
 
 
 def _pixels(x: jax.Array) -> jax.Array:
@@ -52,22 +59,26 @@ def predict(state: train_state.TrainState, xb: jax.Array, yb: jax.Array):
   return jax.lax.map(one, (xb, yb))
 
 
+_EXECUTABLES = {}  # seeds and sweep points of one setting reuse each other's compilations
+
+
 class Steps:
   """The compiled functions of one run, placed on `mesh`; compile time is kept apart."""
 
-  def __init__(self, mesh: jax.sharding.Mesh):
+  def __init__(self, mesh: jax.sharding.Mesh, setting: tuple):
     self.repl = NamedSharding(mesh, P())
     self.rows = NamedSharding(mesh, P("data"))  # (B, ...) split along B
     self.cols = NamedSharding(mesh, P(None, "data"))  # (steps, B, ...) split along B
     self.compile_seconds = 0.0
-    self._cache = {}
+    self._setting = (setting, tuple(d.id for d in mesh.devices.flat))
 
   def _compiled(self, key, fn: Callable, *args, **jit_kwargs):
-    if key not in self._cache:
+    key = (self._setting, key)
+    if key not in _EXECUTABLES:
       t0 = time.perf_counter()
-      self._cache[key] = jax.jit(fn, **jit_kwargs).lower(*args).compile()
+      _EXECUTABLES[key] = jax.jit(fn, **jit_kwargs).lower(*args).compile()
       self.compile_seconds += time.perf_counter() - t0
-    return self._cache[key]
+    return _EXECUTABLES[key]
 
   def step(self, state, x, y):
     f = self._compiled(("step", x.shape), train_step, state, x, y, donate_argnums=0,
@@ -108,7 +119,7 @@ def evaluate(steps: Steps, state, x: np.ndarray, y: np.ndarray, batch_size: int,
   np.add.at(confusion, (y, pred), 1)
   per_class = np.diag(confusion) / np.maximum(confusion.sum(1), 1)
   return {"accuracy": float(np.mean(pred == y)), "loss": float(np.mean(ce)),
-          "per_class_accuracy": per_class.tolist(), "confusion": confusion.tolist()}
+          "per_class_accuracy": per_class.tolist(), "confusion": confusion.tolist(), "pred": pred}
 
 
 # Chance-level cross-entropy is ln(classes) < 6; a mean above this is runaway, not learning.
@@ -123,16 +134,16 @@ def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
 
 def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, batch_size: int,
               learning_rate: float, eval_batch_size: int, input_pipeline: str,
-              shuffle_buffer: int, log: Callable[[str], None] = print) -> dict:
+              shuffle_buffer: int, log: Callable[[str], None] = print, tag: str = "") -> dict:
   """Trains one model on `split` and returns its metrics (the body of one runs.jsonl line)."""
   mesh = make_mesh()
   if batch_size % mesh.size or eval_batch_size % mesh.size:
     raise QdError(f"batch sizes {batch_size}/{eval_batch_size} do not divide over {mesh.size} devices",
                   f"use multiples of {mesh.size}")
   k = len(split.categories)
-  model = models.create(model_name, k)
-  steps = Steps(mesh)
-  state = jax.device_put(create_state(model, seed, learning_rate), steps.repl)
+  model, tx = model_and_optimizer(model_name, k, learning_rate)
+  steps = Steps(mesh, (model_name, k, learning_rate))
+  state = jax.device_put(create_state(model, tx, seed), steps.repl)
   x_val, y_val = splits.gather(split, "val")
   n_train = split.count("train")
   num_steps = n_train // batch_size
@@ -144,7 +155,7 @@ def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, b
     from qd_jax.data import pipeline  # imports TF, which the device path never needs
 
   history, train_seconds = [], 0.0
-  tag = f"[{model_name} seed {seed}]"
+  tag = f"[{tag or f'{model_name} seed {seed}'}]"
   for epoch in range(epochs):
     t0 = time.perf_counter()
     compile_before = steps.compile_seconds
@@ -189,4 +200,14 @@ def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, b
           "confusion_matrix": test["confusion"], "test_examples": len(y_test),
           "train_seconds": train_seconds, "compile_seconds": steps.compile_seconds,
           "input_pipeline": input_pipeline, "batch_size": batch_size, "learning_rate": learning_rate,
-          "devices": mesh.size}
+          "devices": mesh.size, "test_predictions": _by_category(split, test["pred"])}
+
+
+def _by_category(split: splits.Split, pred: np.ndarray) -> dict:
+  """Predicted labels keyed by (category, file row), in splits.gather's order."""
+  rows, out, at = {}, {}, 0
+  for c in split.categories:
+    rows[c.category] = np.sort(c.test).tolist()
+    out[c.category] = pred[at:at + len(c.test)].tolist()
+    at += len(c.test)
+  return {"rows": rows, "pred": out}

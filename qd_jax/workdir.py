@@ -51,10 +51,10 @@ def environment(data: list[dict]) -> dict:
           "data": data}
 
 
-def append_run(workdir: pathlib.Path, record: dict) -> None:
-  """Appends one whole line: a crash leaves the file without it, never with half of it."""
+def append_line(path: pathlib.Path, record: dict) -> None:
+  """Appends one whole JSON line: a crash leaves the file without it, never with half of it."""
   line = json.dumps(record, sort_keys=True) + "\n"
-  with open(workdir / "runs.jsonl", "a") as f:
+  with open(path, "a") as f:
     f.write(line)
     f.flush()
     os.fsync(f.fileno())

@@ -84,7 +84,7 @@ def test_more_rows_than_exist_are_capped_and_recorded(tiny_data_dir, tmp_path):
 
 @pytest.mark.parametrize("flags, needle", [
     (["--hypothesis=h9"], "unknown hypothesis 'h9'"),
-    (["--hypothesis=h4"], "not yet implemented"),
+    (["--hypothesis=h1", "--seeds=0"], "num_seeds"),
     ([], "--hypothesis is required"),
     (["--hypothesis=h1", "--config.epochs=abc"], "epochs"),
     (["--hypothesis=h1", "--config.no_such_field=1"], "no_such_field"),

@@ -30,6 +30,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.input_pipeline = "auto"
   c.device_data_max_mb = 2048
   c.shuffle_buffer = 10_000
+  # Sweeps (comma-separated, so they are easy to override): set by the hypotheses that use them.
+  c.rows_sweep = ""  # H3, H6: rows per category
+  c.min_sweep_points = 1  # H6: at least this many sizes, on an even grid if the files are small
+  c.k_sweep = ""  # H5: numbers of categories, the first k of the list
+  c.imbalance_ratios = ""  # H4: minority train rows / majority train rows
+  c.majority_train_rows = 0  # H4
+  c.test_rows_per_class = 0  # H4: the fresh, balanced test set
   # H1's bar for "reasonable": the paper names none, so this one is ours (human baseline: 0.87).
   c.reasonable_accuracy = 0.70
   c.quick = False
