@@ -43,3 +43,18 @@ def ratio(runs, a: str, b: str, key: str = "train_seconds") -> dict:
   return {"a": a, "b": b, "key": key, "seeds": seeds,
           "ratio": float(np.mean([ra[s] for s in seeds]) / np.mean([rb[s] for s in seeds])),
           "per_seed": [ra[s] / rb[s] for s in seeds]}
+
+
+def ratio_ci(runs, a: str, b: str, key: str = "train_seconds", confidence: float = 0.95) -> dict:
+  """`ratio` plus a CI: the geometric mean of per-seed ratios, t-interval on their logs.
+
+  Times are multiplicative (a run twice as slow is 2x, not +x seconds), so the interval is
+  built on log(a / b) seed by seed and mapped back; it is undefined with one seed.
+  """
+  out = ratio(runs, a, b, key)
+  logs = [math.log(x) for x in out["per_seed"] if x > 0]
+  ci = mean_ci(logs, confidence)
+  out.update({"geo_mean": math.exp(ci["mean"]) if logs else math.nan,
+              "ci_low": math.exp(ci["ci_low"]) if logs else math.nan,
+              "ci_high": math.exp(ci["ci_high"]) if logs else math.nan})
+  return out

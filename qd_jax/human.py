@@ -23,6 +23,7 @@ import zlib
 
 import numpy as np
 
+from qd_jax.data import npy, splits
 from qd_jax.errors import QdError
 
 LOG_NAME = "human.jsonl"
@@ -56,10 +57,9 @@ def png_bytes(pixels: np.ndarray) -> bytes:
           + chunk(b"IEND", b""))
 
 
-def scored_split(data_dir: str | None, categories: str | None, seed: int, log=print):
+def scored_split(data_dir: str | None, categories: str | None, seed: int, log=print) -> splits.Split:
   """The split `launch --hypothesis=h2` scores its models on, for these data and this seed."""
   from qd_jax import configs, sweep  # heavy (JAX); only once the flags are known to be good
-  from qd_jax.data import splits
   overrides = {"seed": seed}
   if data_dir:
     overrides["data_dir"] = str(data_dir)
@@ -71,7 +71,7 @@ def scored_split(data_dir: str | None, categories: str | None, seed: int, log=pr
   return splits.make_split(files, {c: sizes for c in files}, seed)
 
 
-def pick(split, n: int, seed: int) -> list[tuple[str, int]]:
+def pick(split: splits.Split, n: int, seed: int) -> list[tuple[str, int]]:
   """n (category, row) pairs from the test rows, seeded; category counts differ by at most one."""
   total = split.count("test")
   if n < 1:
@@ -86,8 +86,7 @@ def pick(split, n: int, seed: int) -> list[tuple[str, int]]:
   return [chosen[i] for i in rng.permutation(len(chosen))]  # so the turns do not show
 
 
-def load_drawings(split, chosen: list[tuple[str, int]]) -> list[Drawing]:
-  from qd_jax.data import npy
+def load_drawings(split: splits.Split, chosen: list[tuple[str, int]]) -> list[Drawing]:
   paths = {c.category: c.path for c in split.categories}
   pixels = {}
   for name in dict.fromkeys(c for c, _ in chosen):

@@ -4,6 +4,7 @@ Bad input ends with one line on stderr and exit status 2; --verbose adds the tra
 """
 
 import datetime
+import os
 import pathlib
 import sys
 import traceback
@@ -23,6 +24,12 @@ flags.DEFINE_string("categories", None, "comma-separated official category names
 flags.DEFINE_bool("quick", False, "the same hypothesis cut to seconds, on real drawings")
 flags.DEFINE_integer("seeds", None, "seeds per sweep point (each changes init, split and shuffling)")
 flags.DEFINE_bool("verbose", False, "show tracebacks with errors")
+flags.DEFINE_string("coordinator_address", None, "host:port of process 0, for a run over several processes")
+flags.DEFINE_integer("num_processes", None, "how many processes take part (with --coordinator_address)")
+flags.DEFINE_integer("process_id", None, "this process' index, 0 ... num_processes - 1")
+
+# Set by the launchers JAX auto-detects (Slurm's srun, Open MPI's mpirun) when they start several.
+_CLUSTER_SIZE_VARS = ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
 
 
 def _fail(message: str) -> None:
@@ -42,6 +49,21 @@ def _parse_flags(argv: list[str]) -> list[str]:
     _fail(f"{e}; see --helpshort")
 
 
+def _init_distributed() -> None:
+  given = (FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  import jax
+  if any(v is not None for v in given):
+    if any(v is None for v in given):
+      raise QdError("--coordinator_address, --num_processes and --process_id go together",
+                    "pass all three, or none for one process")
+    if not 0 <= FLAGS.process_id < FLAGS.num_processes:
+      raise QdError(f"--process_id={FLAGS.process_id} is not in 0 ... {FLAGS.num_processes - 1}",
+                    "number the processes from 0")
+    jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  elif any(int(os.environ.get(v, "1")) > 1 for v in _CLUSTER_SIZE_VARS):
+    jax.distributed.initialize()  # JAX reads the coordinator and ranks from the cluster's variables
+
+
 def main(argv: list[str]) -> None:
   if not FLAGS.verbose:
     logging.set_verbosity(logging.WARNING)  # JAX's backend probing is not news to the user
@@ -59,9 +81,15 @@ def main(argv: list[str]) -> None:
     todo = configs.get_configs(FLAGS.hypothesis, FLAGS.quick, overrides)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{FLAGS.hypothesis}-{stamp}")
-    from qd_jax import sweep  # heavy imports only after the flags are known to be good
-    sweep.run_hypotheses(todo, workdir)
-    if FLAGS.hypothesis == "all":
+    _init_distributed()
+    from qd_jax import checkpoint, sweep  # heavy imports only after the flags are known to be good
+    checkpoint.install_sigterm_handler()
+    try:
+      sweep.run_hypotheses(todo, workdir)
+    except checkpoint.Preempted as e:
+      print(f"qd_jax: preempted (SIGTERM): {e}; rerun the same command to resume", file=sys.stderr)
+      sys.exit(143)
+    if FLAGS.hypothesis == "all" and sweep.is_writer():
       from analysis import report
       report.build(workdir)
       print(f"report: {workdir / 'REPORT.md'}")

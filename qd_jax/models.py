@@ -8,6 +8,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from qd_jax.errors import QdError
+
 
 class FC(nn.Module):
   """784-25-12-10, ReLU."""
@@ -47,7 +49,7 @@ def create(name: str, num_classes: int) -> nn.Module:
     return CNN(pool=False, num_classes=num_classes)
   if name == "cnn2":
     return CNN(pool=True, num_classes=num_classes)
-  raise ValueError(f"unknown model {name!r}")
+  raise QdError(f"unknown model {name!r}", f"use one of {', '.join(MODEL_NAMES)}")
 
 
 MODEL_NAMES = ("fc", "cnn1", "cnn2")

@@ -6,16 +6,23 @@
 import json
 import os
 import pathlib
+import shutil
 import time
 from typing import Callable
 
+import jax
 import ml_collections
 
-from qd_jax import hypotheses, models, summary, train, workdir as wd
+from qd_jax import checkpoint, hypotheses, models, summary, train, workdir as wd
 from qd_jax.data import categories as cats, download, npy, splits
 from qd_jax.errors import QdError
 
 PIPELINES = ("auto", "device", "tfdata")
+
+
+def is_writer() -> bool:
+  """Process 0 alone writes the workdir's records; every process trains and checkpoints."""
+  return jax.process_index() == 0
 
 
 def default_data_dir() -> pathlib.Path:
@@ -25,7 +32,7 @@ def default_data_dir() -> pathlib.Path:
 def validate(config: ml_collections.ConfigDict) -> None:
   """Refuses values that would fail later, naming the flag to fix."""
   positive = ("rows_per_category", "epochs", "batch_size", "eval_batch_size", "num_seeds",
-              "device_data_max_mb", "shuffle_buffer")
+              "device_data_max_mb", "shuffle_buffer", "checkpoint_every", "keep_checkpoints")
   for key in positive:
     if config[key] <= 0:
       raise QdError(f"--config.{key}={config[key]} must be positive", f"pass --config.{key}=N with N > 0")
@@ -108,13 +115,17 @@ def _plan(config, log):
 def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], None] = print) -> list[dict]:
   """Runs every (seed, point, model) of each config into `workdir`; finished runs are not redone."""
   start = time.perf_counter()
+  writer = is_writer()
+  if not writer:
+    log = lambda _: None  # noqa: E731 (one voice in the console)
   plans = [(config, *_plan(config, log)) for config in configs]
   # Everything above may refuse the input; only now does the workdir get written.
   config_json = json.dumps({c.hypothesis: json.loads(c.to_json_best_effort()) for c in configs},
                            sort_keys=True, indent=2)
-  wd.prepare(workdir, config_json)
+  wd.prepare(workdir, config_json, write=writer)
   used = {n: p for _, files, _, _ in plans for n, p in files.items()}
-  wd.write_atomic(workdir / "environment.json", json.dumps(wd.environment(data_record(used)), indent=2))
+  if writer:
+    wd.write_atomic(workdir / "environment.json", json.dumps(wd.environment(data_record(used)), indent=2))
   done = {r["run_id"] for r in wd.read_runs(workdir)}
   for config, files, pts, pipeline in plans:
     for seed in range(config.seed, config.seed + config.num_seeds):
@@ -122,23 +133,30 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
         split = splits.make_split(point.files, point.sizes, seed)
         for name in model_names(config):
           run_id = _run_id(config.hypothesis, name, seed, point.info)
+          ckpt_dir = workdir / "checkpoints" / run_id.replace("/", "_")
           if run_id in done:
             log(f"[{run_id}] already in {workdir / 'runs.jsonl'}; skipped")
+            if writer:
+              shutil.rmtree(ckpt_dir, ignore_errors=True)  # a kill may have come between record and cleanup
             continue
+          ckpts = checkpoint.RunCheckpoints(ckpt_dir, config.checkpoint_every, config.keep_checkpoints)
           result = train.train_run(name, split, seed=seed, epochs=config.epochs, batch_size=config.batch_size,
                                    learning_rate=config.learning_rate, eval_batch_size=config.eval_batch_size,
                                    input_pipeline=pipeline, shuffle_buffer=config.shuffle_buffer,
-                                   log=log, tag=run_id)
+                                   log=log, tag=run_id, checkpoints=ckpts)
           predictions = result.pop("test_predictions")
           record = {"run_id": run_id, "hypothesis": config.hypothesis, "point": point.info,
                     "categories": list(point.files), "num_categories": len(point.files),
                     "rows_per_category": point.rows_per_category,
                     "rows_requested": config.rows_per_category, "split": split.describe(),
-                    "quick": config.quick, **result}
-          wd.append_line(workdir / "test_predictions.jsonl", {"run_id": run_id, **predictions})
-          wd.append_line(workdir / "runs.jsonl", record)
-          summary.write(workdir, configs)
-  summary.write(workdir, configs)
+                    "quick": config.quick, "jax_rng": wd.rng_settings(), **result}
+          if writer:
+            wd.append_line(workdir / "test_predictions.jsonl", {"run_id": run_id, **predictions})
+            wd.append_line(workdir / "runs.jsonl", record)
+            summary.write(workdir, configs)
+          ckpts.remove(delete=writer)  # the finished run lives in runs.jsonl and is never retrained
+  if writer:
+    summary.write(workdir, configs)
   log(f"results: {workdir / 'runs.jsonl'} and {workdir / 'summary.md'} "
       f"({time.perf_counter() - start:.0f} s in all)")
   return wd.read_runs(workdir)

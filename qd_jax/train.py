@@ -16,7 +16,7 @@ import optax
 from flax.training import train_state
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from qd_jax import losses, models
+from qd_jax import checkpoint, losses, models
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 
@@ -35,6 +35,14 @@ def model_and_optimizer(model_name: str, num_classes: int, learning_rate: float)
 def create_state(model, tx, seed: int) -> train_state.TrainState:
   params = models.init_params(model, jax.random.key(seed))
   return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+
+
+def place(tree, sharding: NamedSharding):
+  """Host values that every process holds alike, as global arrays (one process or many)."""
+  def one(a):
+    a = np.asarray(a)
+    return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
+  return jax.tree_util.tree_map(one, tree)
 
 
 def _pixels(x: jax.Array) -> jax.Array:
@@ -114,6 +122,7 @@ def evaluate(steps: Steps, state, x: np.ndarray, y: np.ndarray, batch_size: int,
   pad = nb * batch_size - n
   xb = np.concatenate([x, np.zeros((pad, x.shape[1]), x.dtype)]).reshape(nb, batch_size, -1)
   yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(nb, batch_size)
+  xb, yb = place((xb, yb), steps.cols)
   pred, ce = (np.asarray(a).reshape(-1)[:n] for a in steps.evaluate(state, xb, yb))
   confusion = np.zeros((num_classes, num_classes), np.int64)
   np.add.at(confusion, (y, pred), 1)
@@ -134,8 +143,13 @@ def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
 
 def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, batch_size: int,
               learning_rate: float, eval_batch_size: int, input_pipeline: str,
-              shuffle_buffer: int, log: Callable[[str], None] = print, tag: str = "") -> dict:
-  """Trains one model on `split` and returns its metrics (the body of one runs.jsonl line)."""
+              shuffle_buffer: int, log: Callable[[str], None] = print, tag: str = "",
+              checkpoints: checkpoint.RunCheckpoints | None = None) -> dict:
+  """Trains one model on `split` and returns its metrics (the body of one runs.jsonl line).
+
+  With `checkpoints`, it resumes from the latest one and saves at epoch boundaries; after a
+  SIGTERM it saves and raises checkpoint.Preempted.
+  """
   mesh = make_mesh()
   if batch_size % mesh.size or eval_batch_size % mesh.size:
     raise QdError(f"batch sizes {batch_size}/{eval_batch_size} do not divide over {mesh.size} devices",
@@ -143,26 +157,32 @@ def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, b
   k = len(split.categories)
   model, tx = model_and_optimizer(model_name, k, learning_rate)
   steps = Steps(mesh, (model_name, k, learning_rate))
-  state = jax.device_put(create_state(model, tx, seed), steps.repl)
+  state = place(create_state(model, tx, seed), steps.repl)
   x_val, y_val = splits.gather(split, "val")
   n_train = split.count("train")
   num_steps = n_train // batch_size
   if num_steps == 0:
     raise QdError(f"{n_train} training rows make no batch of {batch_size}", "lower --config.batch_size")
   if input_pipeline == "device":
-    x_train, y_train = (jax.device_put(a, steps.repl) for a in splits.gather(split, "train"))
+    x_train, y_train = place(splits.gather(split, "train"), steps.repl)
   else:
     from qd_jax.data import pipeline  # imports TF, which the device path never needs
 
   history, train_seconds = [], 0.0
   tag = f"[{tag or f'{model_name} seed {seed}'}]"
-  for epoch in range(epochs):
+  if checkpoints:
+    state, meta = checkpoints.restore(state)
+    state = place(state, steps.repl)
+    if meta:
+      history, train_seconds = meta["history"], meta["train_seconds"]
+      log(f"{tag} resumed after epoch {len(history)} from {checkpoints.directory}")
+  for epoch in range(len(history), epochs):
     t0 = time.perf_counter()
     compile_before = steps.compile_seconds
     if input_pipeline == "device":
       rng = np.random.default_rng(splits.epoch_seed(seed, epoch))
       idx = rng.permutation(n_train)[:num_steps * batch_size].reshape(num_steps, batch_size)
-      state, m = steps.epoch(state, x_train, y_train, idx.astype(np.int32))
+      state, m = steps.epoch(state, x_train, y_train, place(idx.astype(np.int32), steps.cols))
       loss_sum, correct = float(jnp.sum(m["loss"])), int(jnp.sum(m["correct"]))
     else:
       loss_sum, correct, count = 0.0, 0, 0
@@ -189,6 +209,13 @@ def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, b
     h = history[-1]
     log(f"{tag} epoch {epoch + 1}/{epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.4f}"
         f" | val loss {h['val_loss']:.4f} acc {h['val_accuracy']:.4f} | {samples_per_s:,.0f} samples/s")
+    if checkpoints:
+      # The seed and the epoch count fix the next epoch's data order, so they are the data state.
+      meta = {"history": history, "train_seconds": train_seconds, "seed": seed,
+              "next_epoch_seed": splits.epoch_seed(seed, epoch + 1)}
+      checkpoints.save(epoch + 1, state, meta, force=checkpoint.preempted())
+      if checkpoint.preempted():
+        raise checkpoint.Preempted(f"{tag} saved after epoch {epoch + 1} in {checkpoints.directory}")
 
   x_test, y_test = splits.gather(split, "test")
   test = evaluate(steps, state, x_test, y_test, eval_batch_size, k)

@@ -21,8 +21,10 @@ def write_atomic(path: pathlib.Path, text: str) -> None:
   os.replace(tmp, path)
 
 
-def prepare(workdir: pathlib.Path, config_json: str) -> None:
+def prepare(workdir: pathlib.Path, config_json: str, write: bool = True) -> None:
   """Creates the workdir, or checks that an existing one was made by the same config."""
+  if not write:
+    return
   try:
     workdir.mkdir(parents=True, exist_ok=True)
     probe = workdir / ".write_test"
@@ -46,18 +48,32 @@ def environment(data: list[dict]) -> dict:
       pass
   return {"python": sys.version.split()[0], "platform": platform.platform(), "packages": versions,
           "devices": [str(d) for d in jax.devices()], "process_count": jax.process_count(),
-          "jax_rng": {"default_prng_impl": jax.config.jax_default_prng_impl,
-                      "threefry_partitionable": jax.config.jax_threefry_partitionable},
-          "data": data}
+          "jax_rng": rng_settings(), "data": data}
+
+
+def rng_settings() -> dict:
+  return {"default_prng_impl": jax.config.jax_default_prng_impl,
+          "threefry_partitionable": jax.config.jax_threefry_partitionable}
 
 
 def append_line(path: pathlib.Path, record: dict) -> None:
   """Appends one whole JSON line: a crash leaves the file without it, never with half of it."""
   line = json.dumps(record, sort_keys=True) + "\n"
+  _drop_torn_tail(path)
   with open(path, "a") as f:
     f.write(line)
     f.flush()
     os.fsync(f.fileno())
+
+
+def _drop_torn_tail(path: pathlib.Path) -> None:
+  """A line cut by a kill mid-write would glue onto the next one: cut it off first."""
+  if not path.exists() or path.stat().st_size == 0:
+    return
+  data = path.read_bytes()
+  if not data.endswith(b"\n"):
+    with open(path, "r+b") as f:
+      f.truncate(data.rfind(b"\n") + 1)
 
 
 def read_runs(workdir: pathlib.Path) -> list[dict]:

@@ -1,6 +1,7 @@
 """qd_jax.data.download against a real loopback HTTP server with switchable misbehaviour."""
 
 import http.server
+import io
 import json
 import re
 import socket
@@ -22,6 +23,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def do_GET(self):
     st = self.server.state
     st["requests"].append((self.path, self.headers.get("Range")))
+    cut = st["cuts"].get(len(st["requests"]) - 1, st["truncate"])  # this response's body
     if st["stall"] > 0:
       st["stall"] -= 1
       time.sleep(0.5)  # longer than the client's timeout
@@ -41,7 +43,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       return
     data, status, extra = file.read_bytes(), 200, {}
     m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
-    if m and not st["ignore_range"]:
+    if_range = self.headers.get("If-Range")
+    if m and not st["ignore_range"] and if_range in (None, st["etag"]):  # changed: send it all
       a, b = int(m[1]), min(int(m[2] or len(data) - 1), len(data) - 1)
       if a >= len(data):
         self.send_error(416)
@@ -51,16 +54,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self.send_response(status)
     self.send_header("Content-Type", "application/octet-stream")
     self.send_header("Content-Length", str(len(data)))  # always the honest, full length
+    if st["accept_ranges"]:
+      self.send_header("Accept-Ranges", "bytes")
+    if st["etag"]:
+      self.send_header("ETag", st["etag"])
     for k, v in extra.items():
       self.send_header(k, v)
     self.end_headers()
-    if st["truncate"] is not None:
-      data = data[:st["truncate"]]  # then the connection closes early
+    if cut is not None:
+      data = data[:cut]  # then the connection closes early
     try:
       self.wfile.write(data)
       st["sent"] += len(data)
     except (BrokenPipeError, ConnectionResetError):
       pass  # the client read what it needed and hung up
+    if cut is not None and st["after_cut"]:
+      st.pop("after_cut")()
 
   def log_message(self, *args):
     pass
@@ -78,7 +87,8 @@ def server(tmp_path):
   srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
   srv.daemon_threads = True
   srv.state = dict(root=root, requests=[], ignore_range=False, truncate=None, fail_503=0,
-                   stall=0, sent=0)
+                   stall=0, sent=0, cuts={}, accept_ranges=False, etag=None,
+                   after_cut=None)
   thread = threading.Thread(target=srv.serve_forever, args=(0.01,), daemon=True)
   thread.start()
   srv.base_url = f"http://127.0.0.1:{srv.server_address[1]}/"
@@ -144,7 +154,7 @@ def test_rows_beyond_total_falls_back_to_whole(server, tmp_path):
   assert json.loads((tmp_path / "d" / "cat.npy.json").read_text())["whole"] is True
 
 
-@pytest.mark.parametrize("rows", [None, 10])
+@pytest.mark.parametrize("rows", [None, 100])  # 100 rows: more than 3 resumed 5000-byte pieces
 def test_truncated_body_fails_and_leaves_nothing(server, tmp_path, rows):
   server.state["truncate"] = 5000
   out = tmp_path / "d"
@@ -289,3 +299,110 @@ def test_ensure_local_keeps_a_short_prefix_when_offline(server, tmp_path, capsys
   assert npy.read_header(got["cat"]).rows == 10  # the caller caps the rows to what exists
   assert "keeping the shorter" in capsys.readouterr().err
   assert _left(d) == ["cat.npy", "cat.npy.json"]
+
+
+def _npy_bytes(rows):
+  buf = io.BytesIO()
+  np.save(buf, rows)
+  return buf.getvalue()
+
+
+@pytest.mark.parametrize("rows", [None, 10])
+def test_cut_transfer_resumes_with_range(server, tmp_path, rows):
+  full = np.load(server.root / "cat.npy")
+  hb = npy.read_header(server.root / "cat.npy").header_bytes
+  server.state["accept_ranges"] = True  # the whole download's 200 advertises it; a prefix gets 206s
+  server.state["cuts"] = {0 if rows is None else 1: 3000}  # a prefix probes the header first
+  path = download.fetch("cat", tmp_path / "d", rows, base_url=server.base_url, **FAST)
+  ranges = [r for _, r in server.state["requests"]]
+  if rows is None:
+    assert ranges == [None, f"bytes=3000-{len(_npy_bytes(full)) - 1}"]
+  else:  # 3000 row bytes were written after our own header; the next row byte is hb + 3000
+    assert len(ranges) == 4 and ranges[1] == f"bytes={hb}-{hb + 10 * 784 - 1}"
+    assert ranges[3] == f"bytes={hb + 3000}-{hb + 10 * 784 - 1}"
+  assert path.read_bytes() == _npy_bytes(full if rows is None else full[:rows])
+  assert json.loads((tmp_path / "d" / "cat.npy.json").read_text())["sha256"] == npy.sha256(path)
+  assert _left(tmp_path / "d") == ["cat.npy", "cat.npy.json"]
+
+
+@pytest.mark.parametrize("rows", [None, 10])
+def test_cut_transfer_restarts_without_range_support(server, tmp_path, rows):
+  full = np.load(server.root / "cat.npy")
+  hb = npy.read_header(server.root / "cat.npy").header_bytes
+  server.state["ignore_range"] = True  # 200s only, and no Accept-Ranges
+  server.state["cuts"] = {0 if rows is None else 1: 3000}
+  path = download.fetch("cat", tmp_path / "d", rows, base_url=server.base_url, **FAST)
+  ranges = [r for _, r in server.state["requests"]]
+  data = f"bytes={hb}-{hb + 10 * 784 - 1}"  # from the first row again, not resumed
+  assert ranges == ([None, None] if rows is None else ["bytes=0-4095", data] * 2)
+  assert path.read_bytes() == _npy_bytes(full if rows is None else full[:rows])
+
+
+def _damage(path, how):
+  data = bytearray(path.read_bytes())
+  if how == "flipped":
+    data[-1] ^= 0xFF  # same size, same header: only the sha256 sees it
+  elif how == "truncated":
+    del data[-100:]
+  else:
+    data[:6] = b"NOTNPY"
+  path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("rows,how", [(None, "flipped"), (None, "truncated"), (None, "header"),
+                                      (10, "truncated"), (10, "header")])
+def test_ensure_local_refetches_a_damaged_file_of_ours(server, tmp_path, capsys, rows, how):
+  d = tmp_path / "d"
+  good = download.fetch("cat", d, rows, base_url=server.base_url, **FAST).read_bytes()
+  _damage(d / "cat.npy", how)
+  n = len(server.state["requests"])
+  got = download.ensure_local(["cat"], d, rows, base_url=server.base_url, progress=False)
+  assert got["cat"].read_bytes() == good and len(server.state["requests"]) > n
+  assert f"note: {d / 'cat.npy'}" in capsys.readouterr().err
+  got = download.ensure_local(["cat"], d, rows, base_url=server.base_url, progress=False)
+  assert len(server.state["requests"]) == 2 * n  # now intact: not fetched again
+
+
+@pytest.mark.parametrize("rows", [None, 10])
+@pytest.mark.parametrize("download_on", [True, False])  # True: offline
+def test_ensure_local_never_uses_a_damaged_file_it_cannot_refetch(server, tmp_path, rows,
+                                                                   download_on):
+  d = tmp_path / "d"
+  download.fetch("cat", d, rows, base_url=server.base_url, **FAST)
+  _damage(d / "cat.npy", "flipped" if rows is None else "truncated")
+  with pytest.raises(QdError) as err:
+    download.ensure_local(["cat"], d, rows, base_url=_closed_port_url(), download=download_on,
+                          progress=False)
+  msg = str(err.value)
+  assert "\n" not in msg and msg.startswith(str(d / "cat.npy")) and "it is damaged" in msg
+  assert ("offline:" if download_on else "downloads disabled") in msg
+
+
+def test_ensure_local_leaves_a_damaged_user_file_to_the_reader(server, tmp_path):
+  d = tmp_path / "d"
+  d.mkdir()
+  np.save(d / "cat.npy", np.zeros((5, 784), np.uint8))  # no sidecar: the user's own file
+  _damage(d / "cat.npy", "truncated")
+  got = download.ensure_local(["cat"], d, 10, base_url=server.base_url, progress=False)
+  assert server.state["requests"] == []
+  with pytest.raises(QdError, match="cat.npy is truncated"):
+    npy.read_header(got["cat"])
+
+
+def test_ensure_local_keeps_a_file_the_user_put_over_ours(server, tmp_path):
+  d = tmp_path / "d"
+  download.fetch("cat", d, base_url=server.base_url, **FAST)
+  np.save(d / "cat.npy", np.ones((5, 784), np.uint8))  # the sidecar is stale: 5 rows, not 500
+  got = download.ensure_local(["cat"], d, None, base_url=server.base_url, progress=False)
+  assert len(server.state["requests"]) == 1 and npy.read_header(got["cat"]).rows == 5
+
+
+def test_resume_starts_over_when_the_file_changed_meanwhile(server, tmp_path):
+  new = np.full((ROWS, 784), 7, np.uint8)
+  def replace():
+    np.save(server.root / "cat.npy", new)
+    server.state["etag"] = '"v2"'
+  server.state.update(accept_ranges=True, etag='"v1"', cuts={0: 3000}, after_cut=replace)
+  path = download.fetch("cat", tmp_path / "d", base_url=server.base_url, **FAST)
+  assert [r for _, r in server.state["requests"]][1].startswith("bytes=3000-")
+  assert path.read_bytes() == _npy_bytes(new)  # If-Range "v1" no longer matched: all of v2

@@ -30,6 +30,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.input_pipeline = "auto"
   c.device_data_max_mb = 2048
   c.shuffle_buffer = 10_000
+  c.checkpoint_every = 1  # epochs; a SIGTERM saves at the next epoch boundary regardless
+  c.keep_checkpoints = 2
   # Sweeps (comma-separated, so they are easy to override): set by the hypotheses that use them.
   c.rows_sweep = ""  # H3, H6: rows per category
   c.min_sweep_points = 1  # H6: at least this many sizes, on an even grid if the files are small

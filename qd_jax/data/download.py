@@ -2,9 +2,9 @@
 
 A prefix is two Range requests (header, then the rows) saved under a fresh header. Files are
 checked in a temp file before the rename; a sidecar `<name>.npy.json` marks files we fetched.
+A cut transfer resumes with a Range request where the server allows it.
 """
 
-import hashlib
 import http.client
 import io
 import json
@@ -37,7 +37,7 @@ class DownloadError(QdError):
   """A failed fetch; `reason` is the short why that ensure_local folds into one line."""
 
   def __init__(self, category: str, url: str, reason: str, fix: str):
-    self.category, self.url, self.reason = category, url, reason
+    self.reason = reason
     super().__init__(f"cannot download {category!r} from {url}: {reason}", fix)
 
 
@@ -77,7 +77,8 @@ def _why(err: BaseException) -> str:
 
 
 class _Session:
-  """One fetch's connection settings; `contacted` separates offline from a flaky server."""
+  """One fetch's connection settings and what its retries reuse: the temp file and whether the
+  server resumes; `contacted` separates offline from a flaky server."""
 
   def __init__(self, url: str, timeout: float):
     handlers = [_NoDowngrade()]
@@ -85,12 +86,15 @@ class _Session:
       handlers.append(urllib.request.ProxyHandler({}))  # a proxy can't reach our loopback
     self.opener = urllib.request.build_opener(*handlers)
     self.url, self.timeout, self.contacted = url, timeout, False
+    self.ranges, self.validator, self.total, self.tmp = False, None, None, None
 
   def open(self, start: int | None = None, stop: int | None = None):
-    """GET, optionally with `Range: bytes=start-(stop-1)`; raises _Transient or _Fatal."""
+    """GET, optionally with `Range: bytes=start-(stop-1)` (stop None: to the end)."""
     req = urllib.request.Request(self.url, headers={"User-Agent": "qd_jax"})
     if start is not None:
-      req.add_header("Range", f"bytes={start}-{stop - 1}")
+      req.add_header("Range", f"bytes={start}-{'' if stop is None else stop - 1}")
+      if start and self.validator:  # if the file changed since, the server sends all of it
+        req.add_header("If-Range", self.validator)
     try:
       resp = self.opener.open(req, timeout=self.timeout)
     except urllib.error.HTTPError as e:
@@ -110,6 +114,9 @@ class _Session:
     except (http.client.HTTPException, OSError) as e:  # dropped between request and status line
       raise _Transient(_why(e)) from e
     self.contacted = True
+    # A retry may resume only from a server that honoured Range or advertised it.
+    self.ranges = resp.status == 206 or "bytes" in resp.headers.get("Accept-Ranges", "")
+    self.validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
     return resp
 
 
@@ -118,7 +125,7 @@ def _length(resp) -> int | None:
   return int(length) if length and length.isdigit() else None
 
 
-def _read(resp, n: int | None, sink=None, bar=None) -> bytes:
+def _read(resp, n: int | None, sink=None) -> bytes:
   """Reads n bytes (None: all), fewer only if Content-Length says so; short -> _Transient."""
   length = _length(resp)
   want = length if n is None or (length is not None and length < n) else n
@@ -130,8 +137,6 @@ def _read(resp, n: int | None, sink=None, bar=None) -> bytes:
         break
       got += len(block)
       (sink or out.append)(block)
-      if bar is not None:
-        bar.update(len(block))
   except (http.client.HTTPException, OSError) as e:
     raise _Transient(f"connection lost after {got} bytes: {_why(e)}") from e
   if want is not None and got < want:
@@ -139,12 +144,12 @@ def _read(resp, n: int | None, sink=None, bar=None) -> bytes:
   return b"".join(out)
 
 
-def _content_range(resp) -> tuple[int, int | None]:
-  """(first byte, total size or None) of a 206 response."""
+def _content_range(resp, first: int) -> int | None:
+  """The total size (or None) of a 206 response, which must start at byte `first`."""
   m = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", "").strip())
-  if not m:
-    raise _Fatal("a 206 answer without a usable Content-Range", "use a server that supports Range")
-  return int(m[1]), None if m[2] == "*" else int(m[2])
+  if not m or int(m[1]) != first:
+    raise _Fatal("a 206 answer without the asked-for Content-Range", "use another server")
+  return None if m[2] == "*" else int(m[2])
 
 
 def _check_total(total: int | None, expected: cats.OfficialFile | None) -> None:
@@ -156,7 +161,7 @@ def _check_total(total: int | None, expected: cats.OfficialFile | None) -> None:
 def _probe(s: _Session, expected: cats.OfficialFile | None) -> tuple[npy.NpyHeader, bytes]:
   """The file's header (and the raw bytes it came in), from one small Range request."""
   with s.open(0, PROBE_BYTES) as resp:
-    total = _content_range(resp)[1] if resp.status == 206 else _length(resp)
+    total = _content_range(resp, 0) if resp.status == 206 else _length(resp)
     head = _read(resp, PROBE_BYTES)
   header = _parse(io.BytesIO(head), "the response")
   promised = header.header_bytes + header.rows * _ROW
@@ -169,55 +174,56 @@ def _probe(s: _Session, expected: cats.OfficialFile | None) -> tuple[npy.NpyHead
 
 def _fetch_once(s: _Session, category: str, data_dir: pathlib.Path, rows: int | None,
                 expected: cats.OfficialFile | None, progress: bool) -> None:
-  """One attempt: writes the temp file, checks it, then renames it and its sidecar into place."""
+  """One attempt: fills s.tmp (resuming a cut one where allowed), checks it, renames it in."""
   header, head = _probe(s, expected) if rows is not None else (None, b"")
   whole = header is None or rows >= header.rows
-  fd, tmp_name = tempfile.mkstemp(dir=data_dir, prefix=f".{category}.npy.", suffix=".part")
-  tmp = pathlib.Path(tmp_name)
-  side_tmp = tmp.with_suffix(".json.part")
-  try:
-    hasher = hashlib.sha256()
-    with os.fdopen(fd, "wb") as f:
-      def sink(block):
-        f.write(block)
-        hasher.update(block)
-      if whole:
-        with s.open() as resp:
-          _check_total(_length(resp), expected)
-          with _bar(category, _length(resp), progress) as bar:
-            _read(resp, None, sink, bar)
-      else:
-        hb, n = header.header_bytes, rows * _ROW
-        with s.open(hb, hb + n) as resp:
-          if resp.status == 206:
-            if _content_range(resp)[0] != hb:
-              raise _Fatal("the server answered a different byte range", "use another server")
-          elif _read(resp, hb) != head[:hb]:  # 200: the server ignored Range; skip its header
+  if s.tmp is None:
+    with tempfile.NamedTemporaryFile(dir=data_dir, prefix=f".{category}.npy.", suffix=".part",
+                                     delete=False) as t:
+      s.tmp = pathlib.Path(t.name)
+  tmp = s.tmp
+  done = tmp.stat().st_size if s.ranges else 0  # what a cut attempt left; else start over
+  with open(tmp, "r+b") as f:
+    if whole:
+      with (s.open(done, s.total) if done else s.open()) as resp:
+        ranged = resp.status == 206
+        s.total = _content_range(resp, done) if ranged else _length(resp)
+        _check_total(s.total, expected)
+        f.truncate(f.seek(done if ranged else 0))  # 200: the whole file again
+        with _bar(category, s.total, progress, f.tell()) as bar:
+          _read(resp, None, lambda b: bar.update(f.write(b)))
+    else:
+      hb, n = header.header_bytes, rows * _ROW
+      npy.write_header(f, rows)  # at 0, the same bytes on every attempt
+      have = max(done - f.tell(), 0)  # row bytes already in tmp
+      with s.open(hb + have, hb + n) as resp:
+        if resp.status == 206:
+          _content_range(resp, hb + have)
+        else:  # 200: the server ignored Range (or If-Range saw a change); skip its header
+          have = 0
+          if _read(resp, hb) != head[:hb]:
+            f.truncate(0)  # keep nothing of the old file
             raise _Transient("the file changed between requests")
-          new_header = io.BytesIO()
-          npy.write_header(new_header, rows)
-          sink(new_header.getvalue())
-          with _bar(category, n, progress) as bar:
-            _read(resp, n, sink, bar)
-    with open(tmp, "rb") as f:  # the checks the final file must pass, before it is visible
-      got = _parse(f, "the downloaded file")
-    size, promised = tmp.stat().st_size, got.header_bytes + got.rows * _ROW
-    if size != promised:
-      raise _Fatal(f"got {size} bytes but the header promises {promised}", "try again later")
-    sha = hasher.hexdigest()
-    if whole and expected is not None and (size, sha) != (expected.size_bytes, expected.sha256):
-      raise _Fatal(f"size/sha256 {size}/{sha[:12]}... differ from the official "
-                   f"{expected.size_bytes}/{expected.sha256[:12]}...", "try again later")
-    side = {"url": s.url, "rows": got.rows, "total_rows": got.rows if whole else header.rows,
-            "whole": whole, "sha256": sha, "official_sha256": expected.sha256 if expected else None}
-    side_tmp.write_text(json.dumps(side, indent=1) + "\n")
-    # Both renames come after every check; a crash between them leaves a stale sidecar, whose
-    # row count no longer matches, so _needs_more then treats the file as the user's.
-    os.replace(tmp, data_dir / f"{category}.npy")
-    os.replace(side_tmp, data_dir / f"{category}.npy.json")
-  finally:
-    tmp.unlink(missing_ok=True)
-    side_tmp.unlink(missing_ok=True)
+        f.truncate(f.seek(have, os.SEEK_CUR))
+        with _bar(category, n, progress, have) as bar:
+          _read(resp, n - have, lambda b: bar.update(f.write(b)))
+  with open(tmp, "rb") as f:  # the checks the final file must pass, before it is visible
+    got = _parse(f, "the downloaded file")
+  size, promised = tmp.stat().st_size, got.header_bytes + got.rows * _ROW
+  if size != promised:
+    raise _Fatal(f"got {size} bytes but the header promises {promised}", "try again later")
+  sha = npy.sha256(tmp)
+  if whole and expected is not None and (size, sha) != (expected.size_bytes, expected.sha256):
+    raise _Fatal(f"size/sha256 {size}/{sha[:12]}... differ from the official "
+                 f"{expected.size_bytes}/{expected.sha256[:12]}...", "try again later")
+  side = {"url": s.url, "rows": got.rows, "total_rows": got.rows if whole else header.rows,
+          "whole": whole, "sha256": sha, "official_sha256": expected.sha256 if expected else None}
+  side_tmp = tmp.with_suffix(".json.part")
+  side_tmp.write_text(json.dumps(side, indent=1) + "\n")
+  # Both renames come after every check; a crash between them leaves a stale sidecar, whose
+  # row count no longer matches, so _why_fetch then treats the file as the user's.
+  os.replace(tmp, data_dir / f"{category}.npy")
+  os.replace(side_tmp, data_dir / f"{category}.npy.json")
 
 
 def _parse(f, name: str) -> npy.NpyHeader:
@@ -227,9 +233,9 @@ def _parse(f, name: str) -> npy.NpyHeader:
     raise _Fatal(e.problem, "check that the URL serves official numpy_bitmap .npy files") from e
 
 
-def _bar(category: str, total: int | None, progress: bool):
-  return tqdm.tqdm(total=total, desc=category, unit="B", unit_scale=True, unit_divisor=1024,
-                   file=sys.stderr, disable=not progress, leave=False)
+def _bar(category: str, total: int | None, progress: bool, initial: int = 0):
+  return tqdm.tqdm(total=total, initial=initial, desc=category, unit="B", unit_scale=True,
+                   unit_divisor=1024, file=sys.stderr, disable=not progress, leave=False)
 
 
 def _writable_dir(data_dir: pathlib.Path) -> pathlib.Path:
@@ -257,43 +263,51 @@ def fetch(category: str, data_dir: pathlib.Path, rows: int | None = None, *,
   data_dir = _writable_dir(data_dir)
   where = f"or copy the official file to {data_dir / (category + '.npy')}"
   s = _Session(url, timeout)
-  for attempt in range(retries + 1):
-    try:
-      _fetch_once(s, category, data_dir, rows, expected, progress)
-      return data_dir / f"{category}.npy"
-    except _Fatal as e:
-      raise DownloadError(category, url, e.reason, f"{e.fix}, {where}") from e
-    except _Transient as e:
-      last = e
-      if attempt < retries:
-        if progress:
-          print(f"{category}: {e}; retrying", file=sys.stderr)
-        time.sleep(backoff_s * 2**attempt)
-    except OSError as e:  # the local disk: temp file, rename
-      raise QdError(f"cannot write {category!r} into {data_dir}: {_why(e)}",
-                    f"free some space or {_FIX_DIR}") from e
+  try:
+    for attempt in range(retries + 1):
+      try:
+        _fetch_once(s, category, data_dir, rows, expected, progress)
+        return data_dir / f"{category}.npy"
+      except _Fatal as e:
+        raise DownloadError(category, url, e.reason, f"{e.fix}, {where}") from e
+      except _Transient as e:
+        last = e
+        if attempt < retries:
+          if progress:
+            print(f"{category}: {e}; retrying", file=sys.stderr)
+          time.sleep(backoff_s * 2**attempt)
+      except OSError as e:  # the local disk: temp file, rename
+        raise QdError(f"cannot write {category!r} into {data_dir}: {_why(e)}",
+                      f"free some space or {_FIX_DIR}") from e
+  finally:  # the temp file lives across attempts, so a retry can resume it
+    for part in (s.tmp, s.tmp.with_suffix(".json.part")) if s.tmp else ():
+      part.unlink(missing_ok=True)
   raise DownloadError(category, url, f"{last} (after {retries + 1} tries)",
                       f"try again later, {where}")
 
 
-def _needs_more(path: pathlib.Path, rows_needed: int | None) -> bool:
-  """True only for a prefix we fetched that is shorter than rows_needed."""
+def _why_fetch(path: pathlib.Path, rows_needed: int | None) -> str | None:
+  """None if path can be used as it is; else "missing", "short" (a prefix of ours shorter than
+  rows_needed), or, for a damaged file of ours, a one-line account of the damage."""
+  if not path.exists():
+    return "missing"
   side_path = path.with_name(path.name + ".json")
   if not side_path.exists():
-    return False  # no sidecar: the user's own file, used as it is
+    return None  # no sidecar: the user's own file; npy.read_header will judge it
   try:
-    side = json.loads(side_path.read_text())
-  except (OSError, ValueError):
+    side = dict(json.loads(side_path.read_text()))
+  except (OSError, ValueError, TypeError):
     side = {}  # ours but unreadable: a prefix of unknown length
-  if side.get("whole"):
-    return False
   try:
     rows = npy.read_header(path).rows
-  except QdError:
-    return True  # ours and damaged
+  except QdError as e:
+    return e.problem  # ours, with a bad header or the wrong byte count
   if "rows" in side and rows != side["rows"]:
-    return False  # replaced by the user since; the sidecar is stale
-  return rows_needed is None or rows < rows_needed
+    return None  # replaced by the user since; the sidecar is stale
+  if side.get("whole"):  # flipped bits keep the size; only the checksum sees them
+    bad = side.get("sha256") not in (None, npy.sha256(path))
+    return f"{path} does not match the sha256 in {side_path.name}" if bad else None
+  return "short" if rows_needed is None or rows < rows_needed else None
 
 
 def _listing(data_dir: pathlib.Path, limit: int = 40) -> str:
@@ -309,14 +323,16 @@ def ensure_local(categories: Sequence[str], data_dir: pathlib.Path, rows_needed:
   data_dir = pathlib.Path(data_dir)
   wanted = list(dict.fromkeys(categories))
   paths = {c: data_dir / f"{c}.npy" for c in wanted}
-  todo = [c for c in wanted if not paths[c].exists() or _needs_more(paths[c], rows_needed)]
+  todo = {c: why for c in wanted if (why := _why_fetch(paths[c], rows_needed))}
   if todo and download:
     _writable_dir(data_dir)
   official = cats.official_files() if todo and download and base_url == BUCKET_URL else {}
   failures: dict[str, str] = {}
-  for c in todo:
-    reason = "downloads disabled"
+  for c, why in todo.items():
+    reason, damaged = "downloads disabled", why not in ("missing", "short")
     if download:
+      if damaged:
+        print(f"note: {why}; fetching it again", file=sys.stderr)
       try:
         fetch(c, data_dir, rows_needed, base_url=base_url, expected=official.get(c),
               progress=progress)
@@ -325,6 +341,9 @@ def ensure_local(categories: Sequence[str], data_dir: pathlib.Path, rows_needed:
         reason = e.reason
       except QdError as e:
         reason = " ".join(e.problem.split())
+    if damaged:  # never train on it
+      raise QdError(f"{why}: it is damaged and fetching it again failed ({reason})",
+                    "delete it and copy the official file there, or try again when online")
     if paths[c].exists():  # a short prefix of ours beats nothing; the caller caps the rows
       print(f"note: keeping the shorter {paths[c]} ({reason})", file=sys.stderr)
     else:

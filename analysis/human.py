@@ -1,0 +1,94 @@
+"""The human baseline from DIR/human.jsonl: accuracy with a Wilson CI, per class, and confusions.
+
+Each line: {"id": "<category>:<row>", "true": name, "answer": name, "ms": int, "name": str|null}.
+An answer outside the true classes (a skip, a typo) counts as wrong and is tallied as "other".
+`human_section(workdir, runs)` is the report's hook: the comparison with the models on the same
+drawings is meant to be added there.
+"""
+
+import json
+import pathlib
+
+import numpy as np
+from statsmodels.stats.proportion import proportion_confint
+
+from analysis import fmt, paper
+from analysis import runs as rs
+
+FILE = "human.jsonl"
+OTHER = "other"
+
+
+def load(workdir: pathlib.Path) -> list[dict]:
+  path = pathlib.Path(workdir) / FILE
+  if not path.is_file():
+    return []
+  out = []
+  for line in path.read_text().splitlines():
+    try:
+      r = json.loads(line)
+    except json.JSONDecodeError:
+      continue  # a torn line from an interrupted session
+    if isinstance(r, dict) and r.get("true") is not None:
+      out.append(r)
+  return out
+
+
+def wilson(correct: int, n: int) -> tuple[float, float]:
+  """95% Wilson interval: sensible near 0% or 100% and for small n, unlike the normal one."""
+  if n == 0:
+    return float("nan"), float("nan")
+  low, high = proportion_confint(correct, n, alpha=0.05, method="wilson")
+  return float(low), float(high)
+
+
+def label_order(records: list[dict], runs: list[dict]) -> list[str]:
+  """The models' label order (H2, else H1) for classes that occur, then any others sorted."""
+  seen = {r["true"] for r in records}
+  model_order = next((r["categories"] for h in ("h2", "h1") for r in rs.of(runs, h)), [])
+  return [c for c in model_order if c in seen] + sorted(seen - set(model_order))
+
+
+def summary(records: list[dict], runs: list[dict] = ()) -> dict | None:
+  """Accuracy (Wilson CI), per-class accuracy and the confusion matrix of the human answers."""
+  if not records:
+    return None
+  labels = label_order(records, list(runs))
+  cols = labels + ([OTHER] if any(r.get("answer") not in labels for r in records) else [])
+  cm = np.zeros((len(labels), len(cols)), int)
+  for r in records:
+    cm[labels.index(r["true"]), cols.index(r["answer"] if r.get("answer") in labels else OTHER)] += 1
+  correct = int(np.trace(cm[:, :len(labels)]))
+  per_class = {}
+  for i, c in enumerate(labels):
+    n_c = int(cm[i].sum())
+    per_class[c] = {"n": n_c, "correct": int(cm[i, i]), "accuracy": cm[i, i] / n_c if n_c else float("nan")}
+  ms = [r["ms"] for r in records if isinstance(r.get("ms"), (int, float))]
+  low, high = wilson(correct, len(records))
+  return {"n": len(records), "correct": correct, "accuracy": correct / len(records), "ci_low": low, "ci_high": high,
+          "raters": len({r.get("name") for r in records if r.get("name")}),
+          "median_ms": float(np.median(ms)) if ms else None,
+          "labels": labels, "columns": cols, "confusion_matrix": cm.tolist(), "per_class": per_class}
+
+
+def human_section(workdir: pathlib.Path, runs: list[dict]) -> list[str]:
+  """REPORT.md lines on the human baseline; [] when the workdir has no human.jsonl."""
+  s = summary(load(workdir), runs)
+  if s is None:
+    return []
+  lines = ["## Human baseline", "",
+           f"{s['n']:,} answers from {s['raters'] or 'unnamed'} rater(s), on {len(s['labels'])} classes"
+           + (f"; median answer time {s['median_ms'] / 1000:.1f} s" if s["median_ms"] else "") + ".", "",
+           "| | ours | paper |", "|---|---|---|",
+           f"| human accuracy | {fmt.pct(s['accuracy'])}, 95% Wilson CI "
+           f"[{fmt.pct(s['ci_low'])}, {fmt.pct(s['ci_high'])}] | {fmt.pct(paper.HUMAN_ACCURACY, 0)} "
+           f"({paper.HUMAN_CLASSES} classes) |", "",
+           "| class | answers | accuracy | 95% Wilson CI |", "|---|---:|---:|---|"]
+  for c, d in s["per_class"].items():
+    low, high = wilson(d["correct"], d["n"])
+    lines.append(f"| {c} | {d['n']} | {fmt.pct(d['accuracy'], 1)} | [{fmt.pct(low, 1)}, {fmt.pct(high, 1)}] |")
+  lines += ["", "Confusion matrix (rows: true class, columns: answer):", "",
+            "| true \\ answer | " + " | ".join(s["columns"]) + " |", "|---" * (len(s["columns"]) + 1) + "|"]
+  for c, row in zip(s["labels"], s["confusion_matrix"]):
+    lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+  return lines + [""]

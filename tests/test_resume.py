@@ -1,0 +1,158 @@
+"""Preemption safety: checkpoints, SIGTERM, SIGKILL at several moments, torn lines."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from qd_jax import checkpoint, train, workdir as wd
+from qd_jax.data import splits
+from qd_jax.errors import QdError
+
+CATS = ("airplane", "cat", "smiley face")
+TIMING = {"seconds", "samples_per_s", "train_seconds", "compile_seconds"}
+
+
+def _final(record: dict) -> dict:
+  """A run's metrics without its timings: what must be bitwise equal after a resume."""
+  out = {k: v for k, v in record.items() if k not in TIMING}
+  out["epochs"] = [{k: v for k, v in e.items() if k not in TIMING} for e in record["epochs"]]
+  return out
+
+
+def _split(data_dir):
+  files = {c: data_dir / f"{c}.npy" for c in CATS}
+  return splits.make_split(files, {c: splits.sizes_for(200, 0.1, 0.2) for c in files}, 0)
+
+
+def _train(split, ckpts=None, epochs=4, learning_rate=3e-3, log=lambda _: None):
+  return train.train_run("cnn2", split, seed=0, epochs=epochs, batch_size=32, learning_rate=learning_rate,
+                         eval_batch_size=64, input_pipeline="device", shuffle_buffer=64, log=log,
+                         checkpoints=ckpts)
+
+
+@pytest.fixture
+def preempt_after(monkeypatch):
+  """Makes the run see a SIGTERM once it logs the given epoch."""
+  def arm(epoch: int):
+    def log(line):
+      if f"epoch {epoch}/" in line:
+        monkeypatch.setattr(checkpoint, "_preempted", True)
+    return log
+  yield arm
+  monkeypatch.setattr(checkpoint, "_preempted", False)
+
+
+def test_resume_after_sigterm_is_bitwise_equal(tiny_data_dir, tmp_path, preempt_after, monkeypatch):
+  split = _split(tiny_data_dir)
+  whole = _train(split)
+  ckpts = checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=2)
+  with pytest.raises(checkpoint.Preempted, match="saved after epoch 2"):
+    _train(split, ckpts, log=preempt_after(2))
+  monkeypatch.setattr(checkpoint, "_preempted", False)
+  logs = []
+  resumed = _train(split, checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=2), log=logs.append)
+  assert any("resumed after epoch 2" in line for line in logs)
+  assert sum("epoch " in line and "/4" in line for line in logs) == 2  # only epochs 3 and 4 ran
+  assert _final(resumed) == _final(whole)
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path, preempt_after, monkeypatch):
+  split = _split(tiny_data_dir)
+  with pytest.raises(checkpoint.Preempted):
+    _train(split, checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=3), epochs=2, log=preempt_after(2))
+  monkeypatch.setattr(checkpoint, "_preempted", False)
+  with pytest.raises(QdError, match="diverged"):
+    _train(split, checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=3), learning_rate=1e6)
+  ckpts = checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=3)
+  _, meta = ckpts.restore(train.create_state(*train.model_and_optimizer("cnn2", 3, 3e-3), 0))
+  assert len(meta["history"]) == 2 and all(e["train_loss"] < 10 for e in meta["history"])
+
+
+def test_torn_last_line_is_dropped_before_the_next_append(tmp_path):
+  path = tmp_path / "runs.jsonl"
+  wd.append_line(path, {"run_id": "a"})
+  with open(path, "a") as f:
+    f.write('{"run_id": "b", "test_acc')  # what a kill mid-write could leave
+  assert [r["run_id"] for r in wd.read_runs(tmp_path)] == ["a"]
+  wd.append_line(path, {"run_id": "c"})
+  assert [json.loads(line)["run_id"] for line in path.read_text().splitlines()] == ["a", "c"]
+
+
+# --- whole launches, killed for real ---------------------------------------------------------
+
+def _cmd(data_dir, workdir):
+  return [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h2", f"--data_dir={data_dir}",
+          f"--categories={','.join(CATS)}", f"--workdir={workdir}", "--config.models=cnn2",
+          "--seeds=2", "--config.epochs=5", "--config.rows_per_category=1500",
+          "--config.batch_size=32", "--config.eval_batch_size=64"]
+
+
+def _records(workdir):
+  return sorted((_final(r) for r in wd.read_runs(workdir)), key=lambda r: r["run_id"])
+
+
+def _checkpoint_steps(workdir):
+  root = workdir / "checkpoints"
+  return [p for p in root.glob("*/*") if p.name.isdigit()] if root.exists() else []
+
+
+def _start_and_kill(cmd, when, sig=signal.SIGKILL, timeout=120):
+  proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + timeout
+  while not when() and proc.poll() is None and time.time() < deadline:
+    time.sleep(0.01)
+  assert proc.poll() is None, f"finished before the kill point: {proc.stderr.read()}"
+  proc.send_signal(sig)
+  _, err = proc.communicate(timeout=120)
+  return proc.returncode, err
+
+
+@pytest.fixture(scope="module")
+def bigger_data_dir(tmp_path_factory):
+  from conftest import category_rows
+  import numpy as np
+  d = tmp_path_factory.mktemp("bigger")
+  for c, name in enumerate(CATS):
+    np.save(d / f"{name}.npy", category_rows(name, 1500, c))
+  return d
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(bigger_data_dir, tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("whole")
+  subprocess.run(_cmd(bigger_data_dir, workdir), check=True, capture_output=True)
+  return _records(workdir)
+
+
+def test_sigkill_at_several_moments_then_rerun_gives_the_same_results(bigger_data_dir, tmp_path, uninterrupted):
+  workdir = tmp_path / "w"
+  cmd = _cmd(bigger_data_dir, workdir)
+  moments = [
+      lambda: (workdir / "config.json").exists() and not _checkpoint_steps(workdir),  # before a checkpoint
+      lambda: any(p.name == "2" for p in _checkpoint_steps(workdir)),  # mid-run, inside epoch 3
+      lambda: len(wd.read_runs(workdir)) == 1,  # between sweep points
+  ]
+  for when in moments:
+    code, _ = _start_and_kill(cmd, when)
+    assert code == -signal.SIGKILL
+  subprocess.run(cmd, check=True, capture_output=True)
+  assert _records(workdir) == uninterrupted
+  assert not _checkpoint_steps(workdir)  # finished runs keep no checkpoints
+
+
+def test_sigterm_saves_exits_143_and_resumes(bigger_data_dir, tmp_path, uninterrupted):
+  workdir = tmp_path / "w"
+  cmd = _cmd(bigger_data_dir, workdir)
+  code, err = _start_and_kill(cmd, lambda: bool(_checkpoint_steps(workdir)), sig=signal.SIGTERM)
+  assert code == 143
+  line, = err.strip().splitlines()
+  assert "preempted (SIGTERM)" in line and "rerun the same command" in line
+  assert _checkpoint_steps(workdir)
+  out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+  assert "resumed after epoch" in out.stdout
+  assert _records(workdir) == uninterrupted
