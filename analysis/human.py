@@ -2,8 +2,9 @@
 
 Each line: {"id": "<category>:<row>", "true": name, "answer": name, "ms": int, "name": str|null}.
 An answer outside the true classes (a skip, a typo) counts as wrong and is tallied as "other".
-`human_section(workdir, runs)` is the report's hook: the comparison with the models on the same
-drawings is meant to be added there.
+`human_section(workdir, runs)` also scores each H1/H2 model on exactly the drawings the people
+saw, from the workdir's test_predictions.jsonl (a drawing counts for a run only when it lies in
+that run's test split, which holds for runs with the seed the human page used).
 """
 
 import json
@@ -71,6 +72,44 @@ def summary(records: list[dict], runs: list[dict] = ()) -> dict | None:
           "labels": labels, "columns": cols, "confusion_matrix": cm.tolist(), "per_class": per_class}
 
 
+def load_predictions(workdir: pathlib.Path) -> dict[str, dict]:
+  """run_id -> {"rows": {category: [file rows]}, "pred": {category: [labels]}}; the last line wins."""
+  path = pathlib.Path(workdir) / "test_predictions.jsonl"
+  out = {}
+  if path.is_file():
+    for line in path.read_text().splitlines():
+      try:
+        p = json.loads(line)
+      except json.JSONDecodeError:
+        continue
+      out[p["run_id"]] = p
+  return out
+
+
+def models_on_human_drawings(records: list[dict], runs: list[dict], predictions: dict) -> list[dict]:
+  """Per H1/H2 model: its accuracy and the people's on the drawings both of them classified."""
+  out = []
+  for model in sorted({r["model"] for h in ("h1", "h2") for r in rs.of(runs, h)}):
+    n = model_ok = human_ok = 0
+    for run in (r for h in ("h2", "h1") for r in rs.of(runs, h) if r["model"] == model):
+      p = predictions.get(run.get("run_id"))
+      if p is None:
+        continue
+      where = {c: {row: i for i, row in enumerate(rows)} for c, rows in p["rows"].items()}
+      for rec in records:
+        category, _, row = rec["id"].rpartition(":")
+        at = where.get(category, {}).get(int(row))
+        if at is not None:
+          n += 1
+          model_ok += run["categories"][p["pred"][category][at]] == rec["true"]
+          human_ok += rec.get("answer") == rec["true"]
+    if n:
+      low, high = wilson(model_ok, n)
+      out.append({"model": model, "n": n, "model_accuracy": model_ok / n, "model_ci_low": low,
+                  "model_ci_high": high, "human_accuracy": human_ok / n})
+  return out
+
+
 def human_section(workdir: pathlib.Path, runs: list[dict]) -> list[str]:
   """REPORT.md lines on the human baseline; [] when the workdir has no human.jsonl."""
   s = summary(load(workdir), runs)
@@ -91,4 +130,13 @@ def human_section(workdir: pathlib.Path, runs: list[dict]) -> list[str]:
             "| true \\ answer | " + " | ".join(s["columns"]) + " |", "|---" * (len(s["columns"]) + 1) + "|"]
   for c, row in zip(s["labels"], s["confusion_matrix"]):
     lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+  same = models_on_human_drawings(load(workdir), runs, load_predictions(workdir))
+  if same:
+    lines += ["", "Models on exactly the drawings the people saw (pooled over the runs whose test split "
+              "holds them):", "", "| model | drawings | model accuracy (95% Wilson CI) | people, same drawings |",
+              "|---|---:|---|---:|"]
+    for m in same:
+      lines.append(f"| {m['model']} | {m['n']} | {fmt.pct(m['model_accuracy'], 1)} "
+                   f"[{fmt.pct(m['model_ci_low'], 1)}, {fmt.pct(m['model_ci_high'], 1)}] | "
+                   f"{fmt.pct(m['human_accuracy'], 1)} |")
   return lines + [""]

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Startup script of the GPU VM that launch/gcp_gpu_vm.sh creates: one qd_jax hypothesis as a batch job.
 #
+# Prerequisites (on the VM; the Deep Learning VM images have them): an NVIDIA driver, gcloud,
+# systemd, curl, flock, Python >= 3.11 with venv (Ubuntu 24.04 images), internet access for pip
+# (an external IP or Cloud NAT), and a service account allowed to use the bucket (and to delete
+# the VM, for the self-delete at the end).
+#
 # Compute Engine runs it as root on every boot (metadata key `startup-script`). Its settings come
 # from the metadata key `qd-config`, lines of key=value written by gcp_gpu_vm.sh:
 #   project, zone, vm_name, job_url (gs://.../jobs/NAME), data_url (gs://.../data), hypothesis,

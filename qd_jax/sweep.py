@@ -157,6 +157,8 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
           ckpts.remove(delete=writer)  # the finished run lives in runs.jsonl and is never retrained
   if writer:
     summary.write(workdir, configs)
+    if (workdir / "checkpoints").is_dir() and not any((workdir / "checkpoints").iterdir()):
+      (workdir / "checkpoints").rmdir()
   log(f"results: {workdir / 'runs.jsonl'} and {workdir / 'summary.md'} "
       f"({time.perf_counter() - start:.0f} s in all)")
   return wd.read_runs(workdir)

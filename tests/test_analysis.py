@@ -244,3 +244,16 @@ def test_imbalance_ratio_as_fraction_or_percent():
 
 def test_human_section_is_empty_without_human_jsonl(tmp_path):
   assert human.human_section(tmp_path, []) == []
+
+
+def test_models_scored_on_exactly_the_drawings_people_saw():
+  from analysis import human
+  runs = [{"run_id": "h2/cnn2/seed0", "hypothesis": "h2", "model": "cnn2", "seed": 0, "categories": ["a", "b"]},
+          {"run_id": "h2/cnn2/seed1", "hypothesis": "h2", "model": "cnn2", "seed": 1, "categories": ["a", "b"]}]
+  predictions = {"h2/cnn2/seed0": {"rows": {"a": [5, 7], "b": [3]}, "pred": {"a": [0, 1], "b": [1]}},
+                 "h2/cnn2/seed1": {"rows": {"a": [1], "b": [2]}, "pred": {"a": [0], "b": [0]}}}
+  records = [{"id": "a:5", "true": "a", "answer": "a"}, {"id": "a:7", "true": "a", "answer": "b"},
+             {"id": "b:3", "true": "b", "answer": "a"}, {"id": "a:99", "true": "a", "answer": "a"}]
+  out, = human.models_on_human_drawings(records, runs, predictions)
+  assert out["model"] == "cnn2" and out["n"] == 3
+  assert out["model_accuracy"] == pytest.approx(2 / 3) and out["human_accuracy"] == pytest.approx(1 / 3)
