@@ -330,7 +330,7 @@ watch_job() {
     return 0
   fi
   trap 'log "stopped watching; the VM goes on. Resume with: $0 ${original_args[*]} --resume"; exit 130' INT TERM
-  local state last=''
+  local state last='' started=$SECONDS warned=0
   while true; do
     status=$(job_status)
     case $status in done | failed*) break ;; esac
@@ -340,6 +340,10 @@ watch_job() {
       continue
     fi
     [[ "$state/$status" == "$last" ]] || log "VM ${state:-absent}, job ${status:-starting}"
+    if ((!warned && SECONDS - started > 1800)) && [[ $state == RUNNING && $status == created ]]; then
+      log "the job has not started after 30 min; see: gcloud compute instances get-serial-port-output $vm_name --project=$project --zone=$zone"
+      warned=1
+    fi
     last="$state/$status"
     case $state in
       TERMINATED | STOPPED | SUSPENDED)

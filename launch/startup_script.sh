@@ -249,7 +249,16 @@ job() {
     note "on SIGTERM: kill -TERM <qd_jax>, wait for its save (exit 143), mirror once more, stop (status stays running)"
     note "on another exit status N: mirror, status 'failed: qd_jax.launch exit N', systemctl poweroff"
   else
-    ( while sleep "$((cfg_sync_minutes * 60))"; do sync_up || log "sync failed; retrying later"; done ) &
+    (
+      sleeper=''
+      trap 'if [[ -n $sleeper ]]; then kill "$sleeper" 2>/dev/null; fi; exit 0' TERM
+      while true; do
+        sleep "$((cfg_sync_minutes * 60))" &
+        sleeper=$!
+        wait "$sleeper"
+        sync_up || log "sync failed; retrying later"
+      done
+    ) &
     syncer_pid=$!
     cd "$ROOT"
     log "running: $(show "${cmd[@]}")"
