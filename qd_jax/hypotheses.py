@@ -19,6 +19,7 @@ class Point:
   files: dict[str, pathlib.Path]  # label order
   sizes: dict[str, splits.Sizes]
   rows_per_category: int  # drawn per category before the split (H4: the majority's)
+  rows_requested: int  # what the design asked for at this point, before any cut to the data
 
 
 def ints(text: str, flag: str) -> list[int]:
@@ -54,9 +55,9 @@ def _val_per_train(config) -> float:
   return config.val_fraction / (1 - config.val_fraction - config.test_fraction)
 
 
-def _balanced(config, files, rows: int, info: dict) -> Point:
+def _balanced(config, files, rows: int, info: dict, asked: int) -> Point:
   sizes = splits.sizes_for(rows, config.val_fraction, config.test_fraction)
-  return Point(info, dict(files), {c: sizes for c in files}, rows)
+  return Point(info, dict(files), {c: sizes for c in files}, rows, asked)
 
 
 def _size_sweep(config, available: int, log) -> list[int]:
@@ -92,7 +93,7 @@ def _imbalance(config, files, log) -> list[Point]:
              minor: splits.Sizes(n_minor, max(1, round(v * n_minor)), test)}
     info = {"imbalance_ratio": ratio, "majority": major, "minority": minor,
             "majority_train_rows": n_major, "minority_train_rows": n_minor}
-    out.append(Point(info, pair, sizes, sizes[major].total))
+    out.append(Point(info, pair, sizes, sizes[major].total, rows_needed(config)))
   return out
 
 
@@ -100,17 +101,18 @@ def points(config, files: dict[str, pathlib.Path], rows: int, log: Callable[[str
   """`rows` is the balanced cap: config.rows_per_category, or less where the files hold less."""
   h = config.hypothesis
   if h in ("h1", "h2"):
-    return [_balanced(config, files, rows, {})]
+    return [_balanced(config, files, rows, {}, config.rows_per_category)]
   if h in ("h3", "h6"):
     available = min(npy.read_header(p).rows for p in files.values())
-    return [_balanced(config, files, n, {"rows_per_category": n}) for n in _size_sweep(config, available, log)]
+    return [_balanced(config, files, n, {"rows_per_category": n}, n) for n in _size_sweep(config, available, log)]
   if h == "h5":
     ks = ints(config.k_sweep, "k_sweep")
     if min(ks) < 2 or max(ks) > len(files):
       raise QdError(f"h5 sweeps k = {ks} but {len(files)} categories were given",
                     f"pass at least {max(ks)} categories, or lower --config.k_sweep")
     names = list(files)
-    return [_balanced(config, {c: files[c] for c in names[:k]}, rows, {"num_categories": k}) for k in ks]
+    return [_balanced(config, {c: files[c] for c in names[:k]}, rows, {"num_categories": k},
+                      config.rows_per_category) for k in ks]
   if h == "h4":
     return _imbalance(config, files, log)
   raise QdError(f"unknown hypothesis {h!r}", "pass one of h1 … h6")

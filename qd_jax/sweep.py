@@ -148,7 +148,7 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
           record = {"run_id": run_id, "hypothesis": config.hypothesis, "point": point.info,
                     "categories": list(point.files), "num_categories": len(point.files),
                     "rows_per_category": point.rows_per_category,
-                    "rows_requested": config.rows_per_category, "split": split.describe(),
+                    "rows_requested": point.rows_requested, "split": split.describe(),
                     "quick": config.quick, "jax_rng": wd.rng_settings(), **result}
           if writer:
             wd.append_line(workdir / "test_predictions.jsonl", {"run_id": run_id, **predictions})
