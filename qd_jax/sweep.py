@@ -115,6 +115,9 @@ def _plan(config, log):
 def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], None] = print) -> list[dict]:
   """Runs every (seed, point, model) of each config into `workdir`; finished runs are not redone."""
   start = time.perf_counter()
+  if configs[0].compilation_cache_dir:
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(configs[0].compilation_cache_dir))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
   writer = is_writer()
   if not writer:
     log = lambda _: None  # noqa: E731 (one voice in the console)

@@ -30,6 +30,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.input_pipeline = "auto"
   c.device_data_max_mb = 2048
   c.shuffle_buffer = 10_000
+  # XLA's persistent compilation cache: later processes load compiled steps instead of
+  # compiling them again ("" turns it off). compile_seconds then shows the load time.
+  c.compilation_cache_dir = "~/.cache/qd_jax/xla"
   c.checkpoint_every = 1  # epochs; a SIGTERM saves at the next epoch boundary regardless
   c.keep_checkpoints = 2
   # Sweeps (comma-separated, so they are easy to override): set by the hypotheses that use them.
