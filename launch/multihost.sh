@@ -46,24 +46,8 @@ QD_JAX_FLAGS must include --hypothesis and --workdir (the same folder for every 
 EOF
 }
 
-fail() {
-  printf '%s: error: %s (see --help)\n' "$PROG" "$*" >&2
-  exit 2
-}
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-
-q() {  # one shell word, quoted only when it needs it
-  if [[ $1 =~ ^[A-Za-z0-9_./:=@%+,^-]+$ ]]; then
-    printf '%s' "$1"
-  else
-    printf "'%s'" "${1//\'/\'\\\'\'}"
-  fi
-}
-show() {
-  local words=() w
-  for w in "$@"; do words+=("$(q "$w")"); done
-  printf '%s\n' "${words[*]}"
-}
+# shellcheck source=launch/common.sh disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 hosts_csv='' local_mode=0 num_processes='' coordinator='' python=python remote_dir=$REPO
 ssh_cmd='ssh -o BatchMode=yes' dry_run=0
