@@ -18,6 +18,7 @@ from qd_jax.data import categories as cats, download, npy, splits
 from qd_jax.errors import QdError
 
 PIPELINES = ("auto", "device", "tfdata")
+LAYERS = ("auto", "fast", "xla")
 
 
 def is_writer() -> bool:
@@ -50,6 +51,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.input_pipeline not in PIPELINES:
     raise QdError(f"--config.input_pipeline={config.input_pipeline!r} is not one of {', '.join(PIPELINES)}",
                   "pass --config.input_pipeline=auto")
+  if config.layers not in LAYERS:
+    raise QdError(f"--config.layers={config.layers!r} is not one of {', '.join(LAYERS)}", "pass --config.layers=auto")
   model_names(config)
 
 
@@ -146,7 +149,8 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
           result = train.train_run(name, split, seed=seed, epochs=config.epochs, batch_size=config.batch_size,
                                    learning_rate=config.learning_rate, eval_batch_size=config.eval_batch_size,
                                    input_pipeline=pipeline, shuffle_buffer=config.shuffle_buffer,
-                                   log=log, tag=run_id, checkpoints=ckpts)
+                                   log=log, tag=run_id, checkpoints=ckpts,
+                                   impl=train.layers_impl(config.layers))
           predictions = result.pop("test_predictions")
           record = {"run_id": run_id, "hypothesis": config.hypothesis, "point": point.info,
                     "categories": list(point.files), "num_categories": len(point.files),

@@ -16,7 +16,7 @@ import optax
 from flax.training import train_state
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from qd_jax import checkpoint, losses, models
+from qd_jax import checkpoint, layers, losses, models
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 
@@ -26,15 +26,27 @@ def make_mesh() -> jax.sharding.Mesh:
   return jax.make_mesh((jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
 
 
+def layers_impl(requested: str) -> str:
+  """"auto": the hand-laid CPU formulations of qd_jax.layers on CPUs, XLA's own layers elsewhere."""
+  if requested != "auto":
+    return requested
+  return "fast" if jax.default_backend() == "cpu" else "xla"
+
+
 @functools.cache
-def model_and_optimizer(model_name: str, num_classes: int, learning_rate: float):
-  """One (model, Adam) per setting, so runs that share it share compiled steps (same treedef)."""
-  return models.create(model_name, num_classes), optax.adam(learning_rate)
+def model_and_optimizer(model_name: str, num_classes: int, learning_rate: float, impl: str = "xla"):
+  """One (model, apply, Adam) per setting, so runs that share it share compiled steps (same treedef).
+
+  `apply` computes `model.apply` with the layer formulation `impl` on the same parameters.
+  """
+  model = models.create(model_name, num_classes)
+  apply = model.apply if impl == "xla" else layers.apply_fn(model_name, impl)
+  return model, apply, optax.adam(learning_rate)
 
 
-def create_state(model, tx, seed: int) -> train_state.TrainState:
+def create_state(model, apply, tx, seed: int) -> train_state.TrainState:
   params = models.init_params(model, jax.random.key(seed))
-  return train_state.TrainState.create(apply_fn=model.apply, params=params, tx=tx)
+  return train_state.TrainState.create(apply_fn=apply, params=params, tx=tx)
 
 
 def place(tree, sharding: NamedSharding):
@@ -144,7 +156,7 @@ def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
 def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, batch_size: int,
               learning_rate: float, eval_batch_size: int, input_pipeline: str,
               shuffle_buffer: int, log: Callable[[str], None] = print, tag: str = "",
-              checkpoints: checkpoint.RunCheckpoints | None = None) -> dict:
+              checkpoints: checkpoint.RunCheckpoints | None = None, impl: str = "xla") -> dict:
   """Trains one model on `split` and returns its metrics (the body of one runs.jsonl line).
 
   With `checkpoints`, it resumes from the latest one and saves at epoch boundaries; after a
@@ -155,9 +167,9 @@ def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, b
     raise QdError(f"batch sizes {batch_size}/{eval_batch_size} do not divide over {mesh.size} devices",
                   f"use multiples of {mesh.size}")
   k = len(split.categories)
-  model, tx = model_and_optimizer(model_name, k, learning_rate)
-  steps = Steps(mesh, (model_name, k, learning_rate))
-  state = place(create_state(model, tx, seed), steps.repl)
+  model, apply, tx = model_and_optimizer(model_name, k, learning_rate, impl)
+  steps = Steps(mesh, (model_name, k, learning_rate, impl))
+  state = place(create_state(model, apply, tx, seed), steps.repl)
   x_val, y_val = splits.gather(split, "val")
   n_train = split.count("train")
   num_steps = n_train // batch_size
@@ -227,7 +239,7 @@ def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, b
           "confusion_matrix": test["confusion"], "test_examples": len(y_test),
           "train_seconds": train_seconds, "compile_seconds": steps.compile_seconds,
           "input_pipeline": input_pipeline, "batch_size": batch_size, "learning_rate": learning_rate,
-          "devices": mesh.size, "test_predictions": _by_category(split, test["pred"])}
+          "devices": mesh.size, "layers": impl, "test_predictions": _by_category(split, test["pred"])}
 
 
 def _by_category(split: splits.Split, pred: np.ndarray) -> dict:

@@ -94,3 +94,16 @@ def test_four_devices_equal_one(tiny_data_dir, tmp_path):
       assert ea["val_loss"] == pytest.approx(eb["val_loss"], rel=1e-4, abs=1e-5)
     assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-4, abs=1e-5)
     assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=1 / a["test_examples"] + 1e-9)
+
+
+@pytest.mark.parametrize("model", ["fc", "cnn1", "cnn2"])
+def test_fast_layers_train_like_xla_layers(tiny_data_dir, model):
+  """Same parameters, same data order: the CPU formulations track XLA's own to float rounding."""
+  split = _split(tiny_data_dir)
+  xla = _run(split, model=model, epochs=3, impl="xla")
+  fast = _run(split, model=model, epochs=3, impl="fast")
+  assert fast["layers"] == "fast" and xla["layers"] == "xla"
+  for a, b in zip(xla["epochs"], fast["epochs"]):
+    assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
+    assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-3)
+  assert abs(xla["test_accuracy"] - fast["test_accuracy"]) <= 2 / xla["test_examples"]

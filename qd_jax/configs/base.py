@@ -28,6 +28,10 @@ def get_config() -> ml_collections.ConfigDict:
   # "tfdata": the tf.data pipeline streams them from the memmaps; "auto" picks "device" when
   # the training rows take at most device_data_max_mb.
   c.input_pipeline = "auto"
+  # Layer formulations (qd_jax/layers.py): "fast" lays the convolutions, pooling and the wide
+  # dense layer out for XLA:CPU (same parameters, same results to float rounding); "xla" uses
+  # XLA's own; "auto" picks "fast" on CPUs and "xla" on accelerators.
+  c.layers = "auto"
   c.device_data_max_mb = 2048
   c.shuffle_buffer = 10_000
   # XLA's persistent compilation cache: later processes load compiled steps instead of
