@@ -61,12 +61,15 @@ def _pixels(x: jax.Array) -> jax.Array:
   return x.astype(jnp.float32) / 255.0  # uint8 travels, float32 computes
 
 
-def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array):
-  def loss_fn(params):
+def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, microbatch: int = 0):
+  """One Adam step. `microbatch` > 0 walks the batch in chunks of that many rows: the same
+  gradient, but the fast CPU layers run CNN batches of 1024 about 2x faster in chunks of 128."""
+  def loss_fn(params, x, y):
     logits = state.apply_fn({"params": params}, _pixels(x))
     return losses.mean_cross_entropy(logits, y), logits
 
-  (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  chunk = microbatch if microbatch and x.shape[0] % microbatch == 0 else 0
+  (loss, logits), grads = layers.microbatch_value_and_grad(loss_fn, chunk)(state.params, x, y)
   correct = jnp.sum(jnp.argmax(logits, -1) == y)
   return state.apply_gradients(grads=grads), {"loss": loss, "correct": correct}
 
@@ -85,12 +88,13 @@ _EXECUTABLES = {}  # seeds and sweep points of one setting reuse each other's co
 class Steps:
   """The compiled functions of one run, placed on `mesh`; compile time is kept apart."""
 
-  def __init__(self, mesh: jax.sharding.Mesh, setting: tuple):
+  def __init__(self, mesh: jax.sharding.Mesh, setting: tuple, microbatch: int = 0):
+    self.train_step = functools.partial(train_step, microbatch=microbatch)
     self.repl = NamedSharding(mesh, P())
     self.rows = NamedSharding(mesh, P("data"))  # (B, ...) split along B
     self.cols = NamedSharding(mesh, P(None, "data"))  # (steps, B, ...) split along B
     self.compile_seconds = 0.0
-    self._setting = (setting, tuple(d.id for d in mesh.devices.flat))
+    self._setting = (setting, microbatch, tuple(d.id for d in mesh.devices.flat))
 
   def _compiled(self, key, fn: Callable, *args, **jit_kwargs):
     key = (self._setting, key)
@@ -101,19 +105,19 @@ class Steps:
     return _EXECUTABLES[key]
 
   def step(self, state, x, y):
-    f = self._compiled(("step", x.shape), train_step, state, x, y, donate_argnums=0,
+    f = self._compiled(("step", x.shape), self.train_step, state, x, y, donate_argnums=0,
                        in_shardings=(self.repl, self.rows, self.rows), out_shardings=self.repl)
     return f(state, x, y)
 
   def epoch(self, state, x_all, y_all, idx):
     """A whole epoch as one program: a scan of train_step over device-resident rows."""
-    rows = self.rows
+    rows, step = self.rows, self.train_step
 
     def run(state, x_all, y_all, idx):
       def body(state, batch_idx):
         x = jax.lax.with_sharding_constraint(x_all[batch_idx], rows)
         y = jax.lax.with_sharding_constraint(y_all[batch_idx], rows)
-        return train_step(state, x, y)
+        return step(state, x, y)
       return jax.lax.scan(body, state, idx)
 
     f = self._compiled(("epoch", x_all.shape, idx.shape), run, state, x_all, y_all, idx,
@@ -168,7 +172,9 @@ def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, b
                   f"use multiples of {mesh.size}")
   k = len(split.categories)
   model, apply, tx = model_and_optimizer(model_name, k, learning_rate, impl)
-  steps = Steps(mesh, (model_name, k, learning_rate, impl))
+  # Microbatches only on one device: chunking a batch that is split over devices would reshard it.
+  microbatch = layers.default_microbatch(model_name, impl) if mesh.size == 1 else 0
+  steps = Steps(mesh, (model_name, k, learning_rate, impl), microbatch)
   state = place(create_state(model, apply, tx, seed), steps.repl)
   x_val, y_val = splits.gather(split, "val")
   n_train = split.count("train")

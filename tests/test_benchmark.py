@@ -1,0 +1,62 @@
+"""benchmarks/throughput.py on a tiny config: it runs, and its JSON rows have the promised schema.
+Nothing here depends on how fast anything is."""
+
+import importlib.util
+import json
+import pathlib
+
+import pytest
+
+SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "throughput.py"
+KEYS = {"model", "batch_size", "impl", "samples_per_s", "median_samples_per_s", "compile_s", "detail"}
+
+
+@pytest.fixture(scope="module")
+def bench():
+  spec = importlib.util.spec_from_file_location("throughput", SCRIPT)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def tiny(bench, path, impls):
+  return bench.main(["--json", str(path), "--models", "fc", "--batches", "8", "--steps", "2",
+                     "--impls", impls, "--rounds", "1", "--min-time", "0", "--pause", "0"])
+
+
+def check_rows(rows, impls):
+  assert [(r["model"], r["batch_size"]) for r in rows] == [("fc", 8)] * len(impls)
+  assert sorted(r["impl"] for r in rows) == sorted(impls)
+  for r in rows:
+    assert set(r) == KEYS
+    if r["detail"] == "not installed":
+      assert r["samples_per_s"] is None and r["compile_s"] is None
+    else:
+      assert isinstance(r["samples_per_s"], float) and r["samples_per_s"] > 0
+      assert r["compile_s"] >= 0
+
+
+def test_qd_jax_and_installed_peers(bench, tmp_path, capsys):
+  impls = ["qd_jax", "qd_jax_fast"] + [p for p in bench.PEERS if bench.available(p) is None]
+  rows = tiny(bench, tmp_path / "rows.json", ",".join(impls))
+  check_rows(rows, impls)
+  assert json.loads((tmp_path / "rows.json").read_text()) == rows
+  out = capsys.readouterr().out
+  assert "qd_jax/peer" in out and "compile seconds" in out
+
+
+def test_missing_peer_is_skipped_with_one_line(bench, tmp_path, capsys, monkeypatch):
+  real = bench.available
+  monkeypatch.setattr(bench, "available",
+                      lambda impl: "torch: not installed (test)" if impl == "torch" else real(impl))
+  rows = tiny(bench, tmp_path / "rows.json", "qd_jax_fast,torch")
+  check_rows(rows, ["qd_jax_fast", "torch"])
+  assert next(r for r in rows if r["impl"] == "torch")["detail"] == "not installed"
+  out = capsys.readouterr().out
+  assert "torch: not installed (test)" in out
+  assert "not installed" in out.split("qd_jax/peer", 1)[1]  # the table's torch cell
+
+
+def test_rejects_unknown_names(bench, tmp_path):
+  with pytest.raises(SystemExit):
+    bench.main(["--json", str(tmp_path / "x.json"), "--models", "vgg"])
