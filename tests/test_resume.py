@@ -88,7 +88,7 @@ def test_torn_last_line_is_dropped_before_the_next_append(tmp_path):
 def _cmd(data_dir, workdir):
   return [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h2", f"--data_dir={data_dir}",
           f"--categories={','.join(CATS)}", f"--workdir={workdir}", "--config.models=cnn2",
-          "--seeds=2", "--config.epochs=5", "--config.rows_per_category=1500",
+          "--seeds=2", "--config.epochs=12", "--config.rows_per_category=1500",
           "--config.batch_size=32", "--config.eval_batch_size=64"]
 
 
