@@ -28,19 +28,15 @@ def _mean_sd(values) -> dict:
 def table(runs: list[dict]) -> list[dict]:
   """One row per (model, n): epoch-1 and last-epoch metrics (mean, sd over seeds) and the gap."""
   out = []
-  h3 = [r for r in rs.of(runs, "h3") if r.get("epochs")]
-  for model in rs.models(h3):
-    group = rs.of(h3, "h3", model)
-    for n in sorted({rs.rows(r) for r in group}):
-      at = [r for r in group if rs.rows(r) == n]
-      out.append({
-          "model": model, "rows_per_category": n,
-          "rows_requested": sorted({rs.rows_asked(r) or n for r in at}),
-          "seeds": len(at), "last_epoch": sorted({r["epochs"][-1]["epoch"] for r in at}),
-          "first": {m: _mean_sd([r["epochs"][0][m] for r in at]) for m in METRICS},
-          "last": {m: _mean_sd([r["epochs"][-1][m] for r in at]) for m in METRICS},
-          "gap": deltas.mean_ci([gap(r) for r in at]),
-      })
+  for model, n, at in rs.points(runs, "h3", rs.rows, keep=lambda r: r.get("epochs")):
+    out.append({
+        "model": model, "rows_per_category": n,
+        "rows_requested": sorted({rs.rows_asked(r) or n for r in at}),
+        "seeds": len(at), "last_epoch": sorted({r["epochs"][-1]["epoch"] for r in at}),
+        "first": {m: _mean_sd([r["epochs"][0][m] for r in at]) for m in METRICS},
+        "last": {m: _mean_sd([r["epochs"][-1][m] for r in at]) for m in METRICS},
+        "gap": deltas.mean_ci([gap(r) for r in at]),
+    })
   return out
 
 

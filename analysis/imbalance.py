@@ -36,22 +36,18 @@ SCORES = ("majority_accuracy", "minority_accuracy", "balanced_accuracy", "macro_
 def table(runs: list[dict]) -> list[dict]:
   """One row per (model, ratio): each score as mean, sd and t-CI over seeds."""
   out = []
-  h4 = [r for r in rs.of(runs, "h4") if r.get("confusion_matrix")]
-  for model in rs.models(h4):
-    group = rs.of(h4, "h4", model)
-    for ratio in sorted({rs.imbalance_ratio(r) for r in group}):
-      at = [r for r in group if rs.imbalance_ratio(r) == ratio]
-      per_run = [scores(r) for r in at]
-      point = at[0].get("point") or {}
-      row = {"model": model, "imbalance_ratio": ratio, "seeds": len(at),
-             "majority": point.get("majority", at[0]["categories"][0]),
-             "minority": point.get("minority", at[0]["categories"][1]),
-             "majority_train_rows": point.get("majority_train_rows"),
-             "minority_train_rows": point.get("minority_train_rows"),
-             "test_accuracy": deltas.mean_ci([r["test_accuracy"] for r in at])}
-      row.update({s: deltas.mean_ci([p[s] for p in per_run]) for s in SCORES})
-      row["paper_minority_accuracy"] = _paper_at(ratio)
-      out.append(row)
+  for model, ratio, at in rs.points(runs, "h4", rs.imbalance_ratio, keep=lambda r: r.get("confusion_matrix")):
+    per_run = [scores(r) for r in at]
+    point = at[0].get("point") or {}
+    row = {"model": model, "imbalance_ratio": ratio, "seeds": len(at),
+           "majority": point.get("majority", at[0]["categories"][0]),
+           "minority": point.get("minority", at[0]["categories"][1]),
+           "majority_train_rows": point.get("majority_train_rows"),
+           "minority_train_rows": point.get("minority_train_rows"),
+           "test_accuracy": deltas.mean_ci([r["test_accuracy"] for r in at])}
+    row.update({s: deltas.mean_ci([p[s] for p in per_run]) for s in SCORES})
+    row["paper_minority_accuracy"] = _paper_at(ratio)
+    out.append(row)
   return out
 
 

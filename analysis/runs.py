@@ -38,6 +38,15 @@ def of(runs: list[dict], hypothesis: str, model: str | None = None) -> list[dict
   return [r for r in runs if r["hypothesis"] == hypothesis and (model is None or r["model"] == model)]
 
 
+def points(runs: list[dict], hypothesis: str, at, keep=lambda r: True):
+  """(model, value, runs) per model and per sweep value `at(run)` of one hypothesis, in order."""
+  mine = [r for r in of(runs, hypothesis) if keep(r)]
+  for model in models(mine):
+    group = of(mine, hypothesis, model)
+    for value in sorted({at(r) for r in group}):
+      yield model, value, [r for r in group if at(r) == value]
+
+
 def models(runs: list[dict]) -> list[str]:
   """The models present, in the paper's order (unknown names last, sorted)."""
   have = {r["model"] for r in runs}
