@@ -4,11 +4,12 @@ Every implementation trains the same architecture with Adam(1e-3) on the same sy
 rows, in this one process. Compile time is kept out of samples/s and reported on its own.
 
   python benchmarks/throughput.py --json bench.json [--models fc,cnn1,cnn2] [--batches 128,1024]
-      [--steps N] [--impls qd_jax,qd_jax_fast,keras,torch] [--rounds 5] [--min-time 0.5]
+      [--steps N] [--impls qd_jax,qd_jax_models,keras,torch] [--models-at-once 8] [--rounds 5]
+      [--min-time 0.5]
 
 qd_jax is qd_jax.train's own compiled epoch (Steps.epoch: a lax.scan over device-resident rows).
-qd_jax_fast is the same kind of scan over qd_jax.layers' CPU formulation, with the batch split
-into microbatches (layers.microbatch_value_and_grad). See benchmarks/README.md.
+qd_jax_models<M> is the same epoch over M stacked runs (qd_jax.cohort), as sweeps train them;
+its samples/s count all M runs. See benchmarks/README.md.
 """
 
 import argparse
@@ -22,7 +23,7 @@ import time
 import numpy as np
 
 MODELS = ("fc", "cnn1", "cnn2")
-IMPLS = ("qd_jax", "qd_jax_fast", "keras", "torch")
+IMPLS = ("qd_jax", "qd_jax_models", "keras", "torch")
 PEERS = ("keras", "torch")
 LEARNING_RATE = 1e-3
 NUM_CLASSES = 10
@@ -50,69 +51,32 @@ def _compile_estimate(call) -> float:
   return max(0.0, seconds[0] - seconds[1])
 
 
-def qd_jax_runner(model, batch, steps, x, y):
+def qd_jax_runner(model, batch, steps, x, y, models=1):
+  """qd_jax's compiled epoch (train.Steps.epoch) over `models` stacked runs (qd_jax.cohort)."""
   import jax
-  from qd_jax import layers, train
+  from qd_jax import cohort, layers, train
   mesh = train.make_mesh()
   impl = train.layers_impl("auto")  # the layers qd_jax trains with by default
   net, apply, tx = train.model_and_optimizer(model, NUM_CLASSES, LEARNING_RATE, impl)
   setting = ("benchmark", model, NUM_CLASSES, LEARNING_RATE, impl)
   mb = layers.default_microbatch(model, impl) if mesh.size == 1 else 0  # as train_run chooses it
   st = train.Steps(mesh, setting, mb)
-  holder = {"state": train.place(train.create_state(net, apply, tx, 0), st.repl)}
-  xa, ya = train.place((x, y), st.repl)
-  idx = train.place(np.arange(steps * batch, dtype=np.int32).reshape(steps, batch), st.cols)
+  states = [train.create_state(net, apply, tx, seed) for seed in range(models)]
+  holder = {"state": train.place(cohort.stack(states), st.repl)}
+  # Every run reads the same rows; what is measured is the work of `models` separate runs.
+  xa, ya = train.place((np.stack([x] * models), np.stack([y] * models)), st.repl)
+  order = np.arange(steps * batch, dtype=np.int32).reshape(steps, 1, batch)
+  idx = train.place(np.repeat(order, models, axis=1), st.steps_split)
 
   def call():
     holder["state"], m = st.epoch(holder["state"], xa, ya, idx)
     jax.block_until_ready(m)
-    return steps * batch
+    return steps * batch * models
 
   call()  # compiles; Steps times the compilation itself
   mb = mb if mb and mb < batch else 0
-  return Runner(call, st.compile_seconds, f"train.Steps.epoch, layers {impl}, microbatch {mb or 'off'}")
-
-
-def qd_jax_fast_runner(model, batch, steps, x, y, microbatch):
-  import jax
-  import jax.numpy as jnp
-  import optax
-  from flax.training import train_state
-  from qd_jax import layers, losses, models
-
-  apply = layers.apply_fn(model, "fast")
-
-  def loss_fn(params, xb, yb):
-    logits = apply({"params": params}, xb.astype(jnp.float32) / 255.0)
-    return losses.mean_cross_entropy(logits, yb), logits
-
-  value_and_grad = layers.microbatch_value_and_grad(loss_fn, microbatch)
-
-  def step(state, xb, yb):  # what train.train_step would become with the fast path
-    (loss, logits), grads = value_and_grad(state.params, xb, yb)
-    correct = jnp.sum(jnp.argmax(logits, -1) == yb)
-    return state.apply_gradients(grads=grads), {"loss": loss, "correct": correct}
-
-  def epoch(state, xa, ya, idx):
-    return jax.lax.scan(lambda s, i: step(s, xa[i], ya[i]), state, idx)
-
-  params = models.init_params(models.create(model, NUM_CLASSES), jax.random.key(0))
-  state = train_state.TrainState.create(apply_fn=apply, params=params, tx=optax.adam(LEARNING_RATE))
-  xa, ya = jnp.asarray(x), jnp.asarray(y)
-  idx = jnp.asarray(np.arange(steps * batch, dtype=np.int32).reshape(steps, batch))
-  t0 = time.perf_counter()
-  compiled = jax.jit(epoch, donate_argnums=0).lower(state, xa, ya, idx).compile()
-  compile_s = time.perf_counter() - t0
-  holder = {"state": state}
-
-  def call():
-    holder["state"], m = compiled(holder["state"], xa, ya, idx)
-    jax.block_until_ready(m)
-    return steps * batch
-
-  call()
-  mb = microbatch if microbatch and microbatch < batch else 0
-  return Runner(call, compile_s, f"layers fast, microbatch {mb or 'off'}")
+  what = f"{models} models stacked, " if models > 1 else ""
+  return Runner(call, st.compile_seconds, f"{what}train.Steps.epoch, layers {impl}, microbatch {mb or 'off'}")
 
 
 def keras_runner(model, batch, steps, x, y, jit_compile):
@@ -204,10 +168,9 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
   for impl in impls:
     if impl == "qd_jax":
       runners[impl] = qd_jax_runner(model, batch, steps, x, y)
-    elif impl == "qd_jax_fast":
-      from qd_jax import layers
-      mb = layers.default_microbatch(model) if args.microbatch < 0 else args.microbatch
-      runners[impl] = qd_jax_fast_runner(model, batch, steps, x, y, mb)
+    elif impl == "qd_jax_models":
+      runners[f"qd_jax_models{args.models_at_once}"] = qd_jax_runner(model, batch, steps, x, y,
+                                                                     args.models_at_once)
     elif impl == "keras":  # both settings; the faster one is reported
       runners["keras_xla"] = keras_runner(model, batch, steps, x, y, True)
       runners["keras_noxla"] = keras_runner(model, batch, steps, x, y, False)
@@ -218,7 +181,7 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
     best = max(("keras_xla", "keras_noxla"), key=lambda k: max(rates[k]))
     runners["keras"], rates["keras"] = runners[best], rates[best]
   rows = []
-  for impl in impls:
+  for impl in named(impls, args):
     rows.append({"model": model, "batch_size": batch, "impl": impl, "samples_per_s": max(rates[impl]),
                  "median_samples_per_s": statistics.median(rates[impl]),
                  "compile_s": runners[impl].compile_s, "detail": runners[impl].detail})
@@ -228,12 +191,18 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
   return rows
 
 
+def named(impls, args) -> list[str]:
+  """Row names: qd_jax_models becomes qd_jax_models<M>."""
+  return [f"qd_jax_models{args.models_at_once}" if i == "qd_jax_models" else i for i in impls]
+
+
 def format_table(rows: list[dict], models, batches, impls) -> str:
   def cell(model, batch, impl):
     r = next((r for r in rows if (r["model"], r["batch_size"], r["impl"]) == (model, batch, impl)), None)
     return r and r["samples_per_s"]
 
-  head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", "fast/peer"]
+  stacked = next((i for i in impls if i.startswith("qd_jax_models")), None)
+  head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", f"{stacked or 'models'}/qd_jax"]
   lines = []
   for model in models:
     for batch in batches:
@@ -243,7 +212,8 @@ def format_table(rows: list[dict], models, batches, impls) -> str:
       ratio = lambda i: f"{vals[i] / peers[peer]:.2f}x" if peer and vals.get(i) else "-"
       lines.append([model, str(batch), *(f"{v:,.0f}" if v is not None else "not installed"
                                          for v in vals.values()),
-                    peer or "-", ratio("qd_jax"), ratio("qd_jax_fast")])
+                    peer or "-", ratio("qd_jax"),
+                    f"{vals[stacked] / vals['qd_jax']:.2f}x" if stacked and vals.get("qd_jax") else "-"])
   widths = [max(len(str(r[i])) for r in [head, *lines]) for i in range(len(head))]
   fmt = lambda r: " | ".join(str(c).rjust(w) for c, w in zip(r, widths))
   out = [fmt(head), "-+-".join("-" * w for w in widths), *map(fmt, lines)]
@@ -263,7 +233,7 @@ def parse(argv):
   p.add_argument("--rounds", type=int, default=5, help="timed windows per implementation")
   p.add_argument("--min-time", type=float, default=0.5, help="seconds per timed window (at least one call)")
   p.add_argument("--pause", type=float, default=0.2, help="idle seconds before each window")
-  p.add_argument("--microbatch", type=int, default=-1, help="qd_jax_fast chunk rows (-1: per model, 0: off)")
+  p.add_argument("--models-at-once", type=int, default=8, help="M for the qd_jax_models<M> rows")
   a = p.parse_args(argv)
   a.models = [m for m in a.models.split(",") if m]
   a.batches = [int(b) for b in a.batches.split(",") if b]
@@ -300,7 +270,7 @@ def main(argv=None) -> list[dict]:
       print("  " + ", ".join(f"{r['impl']} {r['samples_per_s']:,.0f}/s" for r in got),
             f"({model}, batch {batch}, {steps} steps/call)", flush=True)
   print()
-  print(format_table(rows, args.models, args.batches, impls))
+  print(format_table(rows, args.models, args.batches, named(impls, args)))
   print(f"\nbest of {args.rounds} windows of >= {args.min_time}s each; {time.perf_counter() - t_start:.0f}s "
         f"in all; load average {os.getloadavg()[0]:.2f} at the end")
   with open(args.json, "w") as f:

@@ -44,11 +44,18 @@ class RunCheckpoints:
   def _tree(state) -> dict:
     return {"params": state.params, "opt_state": state.opt_state, "step": state.step}
 
-  def restore(self, state):
-    """(state, meta) from the latest checkpoint, or (state, None) when there is none."""
-    epoch = self._manager.latest_step()
-    if epoch is None:
+  def epochs(self) -> list[int]:
+    """The epochs that have a checkpoint, oldest first."""
+    return sorted(self._manager.all_steps())
+
+  def restore(self, state, epoch: int | None = None):
+    """(state, meta) from the checkpoint of `epoch` (default: the latest), or (state, None)."""
+    epoch = self._manager.latest_step() if epoch is None else epoch
+    if not epoch:
       return state, None
+    for later in self.epochs():
+      if later > epoch:  # to be trained again from `epoch`, and saved again
+        self._manager.delete(later)
     restored = self._manager.restore(epoch, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(self._tree(state)), meta=ocp.args.JsonRestore()))
     tree = restored["state"]

@@ -13,7 +13,7 @@ from typing import Callable
 import jax
 import ml_collections
 
-from qd_jax import checkpoint, hypotheses, models, summary, train, workdir as wd
+from qd_jax import checkpoint, cohort, hypotheses, models, summary, train, workdir as wd
 from qd_jax.data import categories as cats, download, npy, splits
 from qd_jax.errors import QdError
 
@@ -33,10 +33,12 @@ def default_data_dir() -> pathlib.Path:
 def validate(config: ml_collections.ConfigDict) -> None:
   """Refuses values that would fail later, naming the flag to fix."""
   positive = ("rows_per_category", "epochs", "batch_size", "eval_batch_size", "num_seeds",
-              "device_data_max_mb", "shuffle_buffer", "checkpoint_every", "keep_checkpoints")
+              "device_data_max_mb", "checkpoint_every", "keep_checkpoints")
   for key in positive:
     if config[key] <= 0:
       raise QdError(f"--config.{key}={config[key]} must be positive", f"pass --config.{key}=N with N > 0")
+  if config.models_at_once < 0:
+    raise QdError(f"--config.models_at_once={config.models_at_once} is negative", "pass 0 (auto) or N >= 1")
   if not config.learning_rate > 0:
     raise QdError(f"--config.learning_rate={config.learning_rate} must be > 0", "try --config.learning_rate=0.001")
   for key in ("val_fraction", "test_fraction"):
@@ -106,6 +108,25 @@ def _run_id(hypothesis: str, model: str, seed: int, point: dict) -> str:
   return "/".join([hypothesis, model, f"seed{seed}", *swept])
 
 
+def _cohorts(config, model_name: str, pipeline: str, members: list) -> list[list[int]]:
+  """Which runs train at once (qd_jax.cohort): config.models_at_once, or the measured default,
+  capped so the stacked training rows stay within device_data_max_mb."""
+  if not members:
+    return []
+  if pipeline != "device":
+    return [[i] for i in range(len(members))]
+  size = config.models_at_once or cohort.default_size(model_name, jax.default_backend())
+  rows = max(m.split.count("train") for m in members)
+  size = max(1, min(size, config.device_data_max_mb * 2**20 // (rows * cats.ROW_BYTES)))
+  kept = [m.checkpoints.epochs() for m in members]
+  # A kill between two members' saves leaves them an epoch apart: group them at the older one.
+  started = [e[-1] for e in kept if e]
+  oldest = min(started, default=0)
+  resume = [oldest if e and oldest in e else (e[-1] if e else 0) for e in kept]
+  steps = [m.split.count("train") // config.batch_size for m in members]
+  return cohort.plan(steps, resume, size)
+
+
 def _plan(config, log):
   """Everything that can refuse the input, before any file is written."""
   validate(config)
@@ -134,10 +155,10 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
     wd.write_atomic(workdir / "environment.json", json.dumps(wd.environment(data_record(used)), indent=2))
   done = {r["run_id"] for r in wd.read_runs(workdir)}
   for config, files, pts, pipeline in plans:
-    for seed in range(config.seed, config.seed + config.num_seeds):
-      for point in pts:
-        split = splits.make_split(point.files, point.sizes, seed)
-        for name in model_names(config):
+    for name in model_names(config):
+      todo = []
+      for seed in range(config.seed, config.seed + config.num_seeds):
+        for point in pts:
           run_id = _run_id(config.hypothesis, name, seed, point.info)
           ckpt_dir = workdir / "checkpoints" / run_id.replace("/", "_")
           if run_id in done:
@@ -146,22 +167,29 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
               shutil.rmtree(ckpt_dir, ignore_errors=True)  # a kill may have come between record and cleanup
             continue
           ckpts = checkpoint.RunCheckpoints(ckpt_dir, config.checkpoint_every, config.keep_checkpoints)
-          result = train.train_run(name, split, seed=seed, epochs=config.epochs, batch_size=config.batch_size,
-                                   learning_rate=config.learning_rate, eval_batch_size=config.eval_batch_size,
-                                   input_pipeline=pipeline, shuffle_buffer=config.shuffle_buffer,
-                                   log=log, tag=run_id, checkpoints=ckpts,
-                                   impl=train.layers_impl(config.layers))
+          split = splits.make_split(point.files, point.sizes, seed)
+          todo.append((point, cohort.Member(split, seed, run_id, ckpts)))
+      for group in _cohorts(config, name, pipeline, [m for _, m in todo]):
+        members = [todo[i][1] for i in group]
+        results = train.train_cohort(name, members, epochs=config.epochs, batch_size=config.batch_size,
+                                     learning_rate=config.learning_rate,
+                                     eval_batch_size=config.eval_batch_size, input_pipeline=pipeline,
+                                     log=log,
+                                     impl=train.layers_impl(config.layers))
+        for i, result in zip(group, results):
+          point, member = todo[i]
           predictions = result.pop("test_predictions")
-          record = {"run_id": run_id, "hypothesis": config.hypothesis, "point": point.info,
+          record = {"run_id": member.tag, "hypothesis": config.hypothesis, "point": point.info,
                     "categories": list(point.files), "num_categories": len(point.files),
                     "rows_per_category": point.rows_per_category,
-                    "rows_requested": point.rows_requested, "split": split.describe(),
+                    "rows_requested": point.rows_requested, "split": member.split.describe(),
                     "quick": config.quick, "jax_rng": wd.rng_settings(), **result}
           if writer:
-            wd.append_line(workdir / "test_predictions.jsonl", {"run_id": run_id, **predictions})
+            wd.append_line(workdir / "test_predictions.jsonl", {"run_id": member.tag, **predictions})
             wd.append_line(workdir / "runs.jsonl", record)
-            summary.write(workdir, configs)
-          ckpts.remove(delete=writer)  # the finished run lives in runs.jsonl and is never retrained
+          member.checkpoints.remove(delete=writer)  # the finished run lives in runs.jsonl
+        if writer:
+          summary.write(workdir, configs)
   if writer:
     summary.write(workdir, configs)
     if (workdir / "checkpoints").is_dir() and not any((workdir / "checkpoints").iterdir()):

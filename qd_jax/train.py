@@ -16,7 +16,7 @@ import optax
 from flax.training import train_state
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from qd_jax import checkpoint, layers, losses, models
+from qd_jax import checkpoint, cohort, layers, losses, models
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 
@@ -61,17 +61,35 @@ def _pixels(x: jax.Array) -> jax.Array:
   return x.astype(jnp.float32) / 255.0  # uint8 travels, float32 computes
 
 
-def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, microbatch: int = 0):
+def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, class_mask=None,
+               microbatch: int = 0):
   """One Adam step. `microbatch` > 0 walks the batch in chunks of that many rows: the same
-  gradient, but the fast CPU layers run CNN batches of 1024 about 2x faster in chunks of 128."""
+  gradient, but the fast CPU layers run CNN batches of 1024 about 2x faster in chunks of 128.
+  `class_mask` (K,) drops padded classes from the softmax (cohorts whose runs differ in k)."""
   def loss_fn(params, x, y):
     logits = state.apply_fn({"params": params}, _pixels(x))
+    if class_mask is not None:
+      logits = jnp.where(class_mask, logits, -1e9)  # exp underflows to 0: the k-class softmax
     return losses.mean_cross_entropy(logits, y), logits
 
   chunk = microbatch if microbatch and x.shape[0] % microbatch == 0 else 0
   (loss, logits), grads = layers.microbatch_value_and_grad(loss_fn, chunk)(state.params, x, y)
   correct = jnp.sum(jnp.argmax(logits, -1) == y)
   return state.apply_gradients(grads=grads), {"loss": loss, "correct": correct}
+
+
+def cohort_step(state, x, y, class_mask, active, microbatch: int = 0):
+  """train_step for M stacked runs (leading axis M on everything); inactive runs keep their state."""
+  step = functools.partial(train_step, microbatch=microbatch)
+  if x.shape[0] == 1 and class_mask is None:  # one run: no vmap, the solo program exactly
+    new, m = step(jax.tree_util.tree_map(lambda a: a[0], state), x[0], y[0])
+    new, m = jax.tree_util.tree_map(lambda a: a[None], (new, m))
+  else:
+    new, m = jax.vmap(step)(state, x, y, class_mask)
+  if active is not None:
+    keep = lambda n, o: jnp.where(active.reshape(-1, *[1] * (n.ndim - 1)), n, o)  # noqa: E731
+    new = jax.tree_util.tree_map(keep, new, state)
+  return new, m
 
 
 def predict(state: train_state.TrainState, xb: jax.Array, yb: jax.Array):
@@ -89,10 +107,12 @@ class Steps:
   """The compiled functions of one run, placed on `mesh`; compile time is kept apart."""
 
   def __init__(self, mesh: jax.sharding.Mesh, setting: tuple, microbatch: int = 0):
+    self.microbatch = microbatch
     self.train_step = functools.partial(train_step, microbatch=microbatch)
     self.repl = NamedSharding(mesh, P())
     self.rows = NamedSharding(mesh, P("data"))  # (B, ...) split along B
     self.cols = NamedSharding(mesh, P(None, "data"))  # (steps, B, ...) split along B
+    self.steps_split = NamedSharding(mesh, P(None, None, "data"))  # (steps, M, B) split along B
     self.compile_seconds = 0.0
     self._setting = (setting, microbatch, tuple(d.id for d in mesh.devices.flat))
 
@@ -109,21 +129,26 @@ class Steps:
                        in_shardings=(self.repl, self.rows, self.rows), out_shardings=self.repl)
     return f(state, x, y)
 
-  def epoch(self, state, x_all, y_all, idx):
-    """A whole epoch as one program: a scan of train_step over device-resident rows."""
-    rows, step = self.rows, self.train_step
+  def epoch(self, state, x_all, y_all, idx, class_mask=None, active=None):
+    """A whole epoch of M stacked runs as one program: a scan of cohort_step over
+    device-resident rows x_all (M, N, 784), with indices idx (S, M, B) and active (S, M)."""
+    step, microbatch, split_b = cohort_step, self.microbatch, self.cols
 
-    def run(state, x_all, y_all, idx):
-      def body(state, batch_idx):
-        x = jax.lax.with_sharding_constraint(x_all[batch_idx], rows)
-        y = jax.lax.with_sharding_constraint(y_all[batch_idx], rows)
-        return step(state, x, y)
-      return jax.lax.scan(body, state, idx)
+    def run(state, x_all, y_all, idx, class_mask, active):
+      def body(state, inputs):
+        i, act = inputs
+        take = jax.vmap(lambda a, j: a[j])
+        x = jax.lax.with_sharding_constraint(take(x_all, i), split_b)  # (M, B, 784)
+        y = jax.lax.with_sharding_constraint(take(y_all, i), split_b)
+        return step(state, x, y, class_mask, act, microbatch)
+      return jax.lax.scan(body, state, (idx, active))
 
-    f = self._compiled(("epoch", x_all.shape, idx.shape), run, state, x_all, y_all, idx,
+    shapes = tuple(None if a is None else a.shape for a in (x_all, idx, class_mask, active))
+    f = self._compiled(("epoch", shapes), run, state, x_all, y_all, idx, class_mask, active,
                        donate_argnums=0, out_shardings=self.repl,
-                       in_shardings=(self.repl, self.repl, self.repl, self.cols))
-    return f(state, x_all, y_all, idx)
+                       in_shardings=(self.repl, self.repl, self.repl, self.steps_split,
+                                     self.repl, self.repl))
+    return f(state, x_all, y_all, idx, class_mask, active)
 
   def evaluate(self, state, xb, yb):
     f = self._compiled(("eval", xb.shape), predict, state, xb, yb,
@@ -157,95 +182,127 @@ def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
                   f"lower --config.learning_rate (it is {learning_rate:g})")
 
 
-def train_run(model_name: str, split: splits.Split, *, seed: int, epochs: int, batch_size: int,
-              learning_rate: float, eval_batch_size: int, input_pipeline: str,
-              shuffle_buffer: int, log: Callable[[str], None] = print, tag: str = "",
-              checkpoints: checkpoint.RunCheckpoints | None = None, impl: str = "xla") -> dict:
-  """Trains one model on `split` and returns its metrics (the body of one runs.jsonl line).
+def train_run(model_name: str, split: splits.Split, *, seed: int, tag: str = "",
+              checkpoints: checkpoint.RunCheckpoints | None = None, **kw) -> dict:
+  """Trains one model on `split`: a cohort of one (train_cohort has the keywords)."""
+  return train_cohort(model_name, [cohort.Member(split, seed, tag, checkpoints)], **kw)[0]
 
-  With `checkpoints`, it resumes from the latest one and saves at epoch boundaries; after a
-  SIGTERM it saves and raises checkpoint.Preempted.
+
+def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, batch_size: int,
+                 learning_rate: float, eval_batch_size: int, input_pipeline: str,
+                 log: Callable[[str], None] = print, impl: str = "xla") -> list[dict]:
+  """Trains one model per member, all at once (qd_jax.cohort), and returns each one's metrics
+  (the body of its runs.jsonl line).
+
+  With checkpoints, each member resumes from its latest one and saves at epoch boundaries; after
+  a SIGTERM they save and raise checkpoint.Preempted.
   """
   mesh = make_mesh()
   if batch_size % mesh.size or eval_batch_size % mesh.size:
     raise QdError(f"batch sizes {batch_size}/{eval_batch_size} do not divide over {mesh.size} devices",
                   f"use multiples of {mesh.size}")
-  k = len(split.categories)
-  model, apply, tx = model_and_optimizer(model_name, k, learning_rate, impl)
+  if input_pipeline != "device" and len(members) > 1:
+    raise ValueError("only device-resident data trains several models at once")
+  ks = [len(m.split.categories) for m in members]
   # Microbatches only on one device: chunking a batch that is split over devices would reshard it.
   microbatch = layers.default_microbatch(model_name, impl) if mesh.size == 1 else 0
-  steps = Steps(mesh, (model_name, k, learning_rate, impl), microbatch)
-  state = place(create_state(model, apply, tx, seed), steps.repl)
-  x_val, y_val = splits.gather(split, "val")
-  n_train = split.count("train")
-  num_steps = n_train // batch_size
-  if num_steps == 0:
-    raise QdError(f"{n_train} training rows make no batch of {batch_size}", "lower --config.batch_size")
+  steps = {k: Steps(mesh, (model_name, k, learning_rate, impl), microbatch) for k in sorted(set(ks))}
+  big = steps[max(ks)]
+  states = []
+  for m, k in zip(members, ks):
+    model, apply, tx = model_and_optimizer(model_name, k, learning_rate, impl)
+    states.append(place(create_state(model, apply, tx, m.seed), steps[k].repl))
+  for m in members:
+    n_train = m.split.count("train")
+    if n_train // batch_size == 0:
+      raise QdError(f"{n_train} training rows make no batch of {batch_size}", "lower --config.batch_size")
+  vals = [splits.gather(m.split, "val") for m in members]
   if input_pipeline == "device":
-    x_train, y_train = place(splits.gather(split, "train"), steps.repl)
+    trains = [splits.gather(m.split, "train") for m in members]
+    x_train, y_train = place((cohort.stack_rows([t[0] for t in trains]),
+                              cohort.stack_rows([t[1] for t in trains])), big.repl)
+    mask = cohort.class_mask(ks)
+    mask = None if mask is None else place(mask, big.repl)
   else:
     from qd_jax.data import pipeline  # imports TF, which the device path never needs
 
-  history, train_seconds = [], 0.0
-  tag = f"[{tag or f'{model_name} seed {seed}'}]"
-  if checkpoints:
-    state, meta = checkpoints.restore(state)
-    state = place(state, steps.repl)
-    if meta:
-      history, train_seconds = meta["history"], meta["train_seconds"]
-      log(f"{tag} resumed after epoch {len(history)} from {checkpoints.directory}")
-  for epoch in range(len(history), epochs):
+  histories, train_seconds = [[] for _ in members], 0.0
+  tags = [f"[{m.tag or f'{model_name} seed {m.seed}'}]" for m in members]
+  start = cohort.resume_epoch(members)
+  for j, m in enumerate(members):
+    if m.checkpoints and start:
+      state, meta = m.checkpoints.restore(states[j], start)
+      states[j] = place(state, steps[ks[j]].repl)
+      histories[j], train_seconds = meta["history"][:start], meta["train_seconds"]
+      log(f"{tags[j]} resumed after epoch {start} from {m.checkpoints.directory}")
+  for epoch in range(start, epochs):
     t0 = time.perf_counter()
-    compile_before = steps.compile_seconds
+    compile_before = sum(st.compile_seconds for st in steps.values())
     if input_pipeline == "device":
-      rng = np.random.default_rng(splits.epoch_seed(seed, epoch))
-      idx = rng.permutation(n_train)[:num_steps * batch_size].reshape(num_steps, batch_size)
-      state, m = steps.epoch(state, x_train, y_train, place(idx.astype(np.int32), steps.cols))
-      loss_sum, correct = float(jnp.sum(m["loss"])), int(jnp.sum(m["correct"]))
+      idx, active = cohort.epoch_tables(members, epoch, batch_size)
+      stacked = cohort.stack(states)
+      stacked, out = big.epoch(stacked, x_train, y_train, place(idx, big.steps_split), mask,
+                               None if active is None else place(active, big.repl))
+      states = cohort.unstack(stacked, states)
+      live = np.ones(idx.shape[:2], bool) if active is None else active
+      loss_sums = np.sum(np.asarray(out["loss"]) * live, 0)
+      corrects = np.sum(np.asarray(out["correct"]) * live, 0)
+      counts = live.sum(0)
     else:
       loss_sum, correct, count = 0.0, 0, 0
-      for xb, yb in pipeline.train_batches(split, batch_size=batch_size, seed=seed, epoch=epoch,
-                                           shuffle_buffer=shuffle_buffer,
+      for xb, yb in pipeline.train_batches(members[0].split, batch_size=batch_size, seed=members[0].seed,
+                                           epoch=epoch,
                                            process_index=jax.process_index(),
                                            process_count=jax.process_count()):
-        xb, yb = (jax.make_array_from_process_local_data(steps.rows, a) for a in (xb, yb))
-        state, m = steps.step(state, xb, yb)
-        loss_sum, correct, count = loss_sum + m["loss"], correct + m["correct"], count + 1
-      loss_sum, correct = float(loss_sum), int(correct)
-      num_steps = count
-    seconds = time.perf_counter() - t0 - (steps.compile_seconds - compile_before)
+        xb, yb = (jax.make_array_from_process_local_data(big.rows, a) for a in (xb, yb))
+        states[0], out = big.step(states[0], xb, yb)
+        loss_sum, correct, count = loss_sum + out["loss"], correct + out["correct"], count + 1
+      loss_sums, corrects, counts = [float(loss_sum)], [int(correct)], [count]
+    # A cohort's time is shared: each run is charged its share (same-sized cohorts compare fairly).
+    seconds = (time.perf_counter() - t0 - (sum(st.compile_seconds for st in steps.values())
+                                           - compile_before)) / len(members)
     train_seconds += seconds
-    train_loss = loss_sum / num_steps
-    _check_loss(train_loss, epoch + 1, "training", learning_rate)
-    val = evaluate(steps, state, x_val, y_val, eval_batch_size, k)
-    _check_loss(val["loss"], epoch + 1, "validation", learning_rate)
-    samples_per_s = num_steps * batch_size / seconds
-    history.append({"epoch": epoch + 1, "train_loss": train_loss,
-                    "train_accuracy": correct / (num_steps * batch_size),
-                    "val_loss": val["loss"], "val_accuracy": val["accuracy"],
-                    "seconds": seconds, "samples_per_s": samples_per_s})
-    h = history[-1]
-    log(f"{tag} epoch {epoch + 1}/{epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.4f}"
-        f" | val loss {h['val_loss']:.4f} acc {h['val_accuracy']:.4f} | {samples_per_s:,.0f} samples/s")
-    if checkpoints:
-      # The seed and the epoch count fix the next epoch's data order, so they are the data state.
-      meta = {"history": history, "train_seconds": train_seconds, "seed": seed,
-              "next_epoch_seed": splits.epoch_seed(seed, epoch + 1)}
-      checkpoints.save(epoch + 1, state, meta, force=checkpoint.preempted())
-      if checkpoint.preempted():
-        raise checkpoint.Preempted(f"{tag} saved after epoch {epoch + 1} in {checkpoints.directory}")
+    for j, m in enumerate(members):
+      train_loss = float(loss_sums[j]) / int(counts[j])
+      _check_loss(train_loss, epoch + 1, "training", learning_rate)
+      val = evaluate(steps[ks[j]], states[j], *vals[j], eval_batch_size, ks[j])
+      _check_loss(val["loss"], epoch + 1, "validation", learning_rate)
+      seen = int(counts[j]) * batch_size
+      histories[j].append({"epoch": epoch + 1, "train_loss": train_loss,
+                           "train_accuracy": int(corrects[j]) / seen,
+                           "val_loss": val["loss"], "val_accuracy": val["accuracy"],
+                           "seconds": seconds, "samples_per_s": seen / seconds})
+      h = histories[j][-1]
+      log(f"{tags[j]} epoch {epoch + 1}/{epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.4f}"
+          f" | val loss {h['val_loss']:.4f} acc {h['val_accuracy']:.4f} | {h['samples_per_s']:,.0f} samples/s"
+          + (f" ({len(members)} models at once)" if len(members) > 1 else ""))
+    for j, m in enumerate(members):
+      if m.checkpoints:
+        # The seed and the epoch count fix the next epoch's data order, so they are the data state.
+        meta = {"history": histories[j], "train_seconds": train_seconds, "seed": m.seed,
+                "next_epoch_seed": splits.epoch_seed(m.seed, epoch + 1)}
+        m.checkpoints.save(epoch + 1, states[j], meta, force=checkpoint.preempted())
+    if checkpoint.preempted() and any(m.checkpoints for m in members):
+      where = ", ".join(str(m.checkpoints.directory) for m in members if m.checkpoints)
+      raise checkpoint.Preempted(f"{', '.join(tags)} saved after epoch {epoch + 1} in {where}")
 
-  x_test, y_test = splits.gather(split, "test")
-  test = evaluate(steps, state, x_test, y_test, eval_batch_size, k)
-  log(f"{tag} test accuracy {test['accuracy']:.4f} loss {test['loss']:.4f} on {len(y_test):,} drawings"
-      f" (train {train_seconds:.1f}s, compile {steps.compile_seconds:.1f}s)")
-  return {"model": model_name, "param_count": models.param_count(state.params), "seed": seed,
-          "epochs": history, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-          "per_class_accuracy": dict(zip(split.names, test["per_class_accuracy"])),
-          "confusion_matrix": test["confusion"], "test_examples": len(y_test),
-          "train_seconds": train_seconds, "compile_seconds": steps.compile_seconds,
-          "input_pipeline": input_pipeline, "batch_size": batch_size, "learning_rate": learning_rate,
-          "devices": mesh.size, "layers": impl, "test_predictions": _by_category(split, test["pred"])}
+  compile_seconds = sum(st.compile_seconds for st in steps.values())
+  results = []
+  for j, m in enumerate(members):
+    x_test, y_test = splits.gather(m.split, "test")
+    test = evaluate(steps[ks[j]], states[j], x_test, y_test, eval_batch_size, ks[j])
+    log(f"{tags[j]} test accuracy {test['accuracy']:.4f} loss {test['loss']:.4f} on {len(y_test):,} drawings"
+        f" (train {train_seconds:.1f}s, compile {compile_seconds:.1f}s)")
+    results.append({
+        "model": model_name, "param_count": models.param_count(states[j].params), "seed": m.seed,
+        "epochs": histories[j], "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+        "per_class_accuracy": dict(zip(m.split.names, test["per_class_accuracy"])),
+        "confusion_matrix": test["confusion"], "test_examples": len(y_test),
+        "train_seconds": train_seconds, "compile_seconds": compile_seconds,
+        "input_pipeline": input_pipeline, "batch_size": batch_size, "learning_rate": learning_rate,
+        "devices": mesh.size, "layers": impl, "models_at_once": len(members),
+        "test_predictions": _by_category(m.split, test["pred"])})
+  return results
 
 
 def _by_category(split: splits.Split, pred: np.ndarray) -> dict:

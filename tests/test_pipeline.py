@@ -28,7 +28,7 @@ def _keys(split, part):
 
 
 def _epoch(split, **kw):
-  args = dict(batch_size=B, seed=0, epoch=0, shuffle_buffer=64)
+  args = dict(batch_size=B, seed=0, epoch=0)
   args.update(kw)
   return list(pipeline.train_batches(split, **args))
 

@@ -31,7 +31,7 @@ def _split(data_dir):
 
 def _train(split, ckpts=None, epochs=4, learning_rate=3e-3, log=lambda _: None):
   return train.train_run("cnn2", split, seed=0, epochs=epochs, batch_size=32, learning_rate=learning_rate,
-                         eval_batch_size=64, input_pipeline="device", shuffle_buffer=64, log=log,
+                         eval_batch_size=64, input_pipeline="device", log=log,
                          checkpoints=ckpts)
 
 

@@ -22,7 +22,7 @@ def _split(data_dir, seed=0, rows=200):
 
 def _run(split, model="cnn2", **kw):
   args = dict(seed=0, epochs=2, batch_size=32, learning_rate=3e-3, eval_batch_size=64,
-              input_pipeline="device", shuffle_buffer=256, log=lambda _: None)
+              input_pipeline="device", log=lambda _: None)
   return train.train_run(model, split, **{**args, **kw})
 
 
@@ -56,8 +56,11 @@ def test_tfdata_path_trains_like_the_device_path(tiny_data_dir):
   dev = _run(split, epochs=4)
   tfd = _run(split, epochs=4, input_pipeline="tfdata")
   assert tfd["input_pipeline"] == "tfdata"
-  assert len(tfd["epochs"]) == 4 and tfd["test_accuracy"] > 0.8
-  assert abs(tfd["test_accuracy"] - dev["test_accuracy"]) < 0.15
+  # The same batches in the same order (splits.epoch_order): only the compiled programs differ.
+  for a, b in zip(tfd["epochs"], dev["epochs"]):
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+      assert a[key] == pytest.approx(b[key], abs=1e-4), key
+  assert tfd["test_accuracy"] == pytest.approx(dev["test_accuracy"], abs=0.01)
   assert _metrics(tfd) == _metrics(_run(split, epochs=4, input_pipeline="tfdata"))
 
 

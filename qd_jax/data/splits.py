@@ -96,11 +96,23 @@ def make_split(files: dict[str, pathlib.Path], sizes: dict[str, Sizes], seed: in
   return Split(tuple(out))
 
 
+def epoch_order(n: int, seed: int, epoch: int, batch_size: int) -> np.ndarray:
+  """(steps, batch_size) positions into a part's rows (in `index` order) for one epoch; the
+  last n % batch_size of the permutation are left out. Both input paths use it."""
+  steps = n // batch_size
+  rng = np.random.default_rng(epoch_seed(seed, epoch))
+  return rng.permutation(n)[:steps * batch_size].reshape(steps, batch_size)
+
+
+def index(split: Split, part: str) -> tuple[np.ndarray, np.ndarray]:
+  """(labels int32, file rows int64) of one part, in the order `gather` returns them."""
+  labels = [np.full(len(c.rows(part)), c.label, np.int32) for c in split.categories]
+  rows = [np.sort(c.rows(part)) for c in split.categories]  # sorted reads walk the memmap forwards
+  return np.concatenate(labels), np.concatenate(rows).astype(np.int64)
+
+
 def gather(split: Split, part: str) -> tuple[np.ndarray, np.ndarray]:
   """(x uint8 (N, 784), y int32 (N,)) for one part; reads only the selected rows."""
-  xs, ys = [], []
-  for c in split.categories:
-    idx = np.sort(c.rows(part))  # sorted reads walk the memmap forwards
-    xs.append(np.asarray(npy.open_rows(c.path)[idx]))
-    ys.append(np.full(len(idx), c.label, np.int32))
-  return np.concatenate(xs), np.concatenate(ys)
+  labels, rows = index(split, part)
+  x = [np.asarray(npy.open_rows(c.path)[rows[labels == c.label]]) for c in split.categories]
+  return np.concatenate(x), labels

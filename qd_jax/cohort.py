@@ -1,0 +1,130 @@
+"""Many models at once: the runs of one sweep that train together in one compiled program.
+
+A cohort is M runs of one model (seeds, sweep points) with device-resident data. Their states
+are stacked along a leading axis and one `jax.vmap`ped step trains them all. Where runs differ:
+  * classes (H5's k): every state is zero-padded to the most classes, and the padded logits are
+    masked out of the loss, so those weights get zero gradients and Adam leaves them at zero;
+  * rows (H3, H4, H6): the data is zero-padded to the most rows, every run gets the most steps,
+    and a run's steps past its own count are masked (its state is kept as it was).
+Each run keeps its own seed, split, initial parameters and data order, so its numbers equal its
+solo run's to float rounding (tests/test_cohort.py). Padding costs compute, so `plan` groups only
+runs whose step counts are within a factor of two.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from qd_jax import checkpoint
+from qd_jax.data import splits
+
+
+@dataclasses.dataclass
+class Member:
+  """One run of a cohort."""
+  split: splits.Split
+  seed: int
+  tag: str
+  checkpoints: checkpoint.RunCheckpoints | None = None
+
+
+def default_size(model_name: str, backend: str) -> int:
+  """How many runs train at once when config.models_at_once is 0 ("auto").
+
+  Measured (benchmarks/throughput.py, `qd_jax_models<M>` rows): on a GPU a single small model
+  leaves the chip mostly idle, so stacking pays. On XLA:CPU the fast dense net gains, but the
+  fast CNN layers vmapped over models ran at about half their single-model rate.
+  """
+  if backend != "cpu":
+    return 16
+  return 8 if model_name == "fc" else 1
+
+
+def plan(steps_per_run: list[int], resume_epochs: list[int], max_size: int) -> list[list[int]]:
+  """Groups run indices into cohorts: same resume epoch, step counts within a factor of two,
+  at most `max_size` runs each. Runs keep their order inside a cohort."""
+  order = sorted(range(len(steps_per_run)), key=lambda i: (resume_epochs[i], -steps_per_run[i], i))
+  cohorts: list[list[int]] = []
+  for i in order:
+    last = cohorts[-1] if cohorts else None
+    if (last and len(last) < max_size and resume_epochs[last[0]] == resume_epochs[i]
+        and 2 * steps_per_run[i] >= steps_per_run[last[0]]):
+      last.append(i)
+    else:
+      cohorts.append([i])
+  return [sorted(c) for c in cohorts]
+
+
+def resume_epoch(members: list[Member]) -> int:
+  """The epoch every member has a checkpoint of, latest first (0: start afresh).
+
+  A kill between two members' saves leaves them one epoch apart; the older one is kept too
+  (keep_checkpoints >= 2), so the whole cohort resumes from it and repeats the same epoch."""
+  kept = [set(m.checkpoints.epochs()) if m.checkpoints else set() for m in members]
+  common = set.intersection(*kept) if kept else set()
+  return max(common, default=0)
+
+
+def _pad_to(a, shape):
+  a = jnp.asarray(a)
+  if a.shape == shape:
+    return a
+  return jnp.pad(a, [(0, t - s) for s, t in zip(a.shape, shape)])
+
+
+def _arrays(state):
+  # apply_fn differs with the class count, so only the arrays are stacked, never the TrainState
+  return (state.params, state.opt_state, state.step)
+
+
+def stack(states: list):
+  """One TrainState of M runs: each run's arrays zero-padded to the largest run's shapes and
+  stacked on a new axis 0. Padded weights get zero gradients, so Adam keeps them at zero."""
+  template = max(states, key=lambda s: sum(a.size for a in jax.tree_util.tree_leaves(s.params)))
+  padded = [jax.tree_util.tree_map(lambda a, t: _pad_to(a, np.shape(t)), _arrays(s), _arrays(template))
+            for s in states]
+  params, opt_state, step = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *padded)
+  return template.replace(params=params, opt_state=opt_state, step=step)
+
+
+def unstack(stacked, states: list) -> list:
+  """The inverse of `stack`: run m's arrays, cut back to the shapes of its state in `states`."""
+  def one(m, state):
+    cut = jax.tree_util.tree_map(lambda a, t: a[m][tuple(slice(0, n) for n in np.shape(t))],
+                                 _arrays(stacked), _arrays(state))
+    return state.replace(params=cut[0], opt_state=cut[1], step=cut[2])
+  return [one(m, s) for m, s in enumerate(states)]
+
+
+def class_mask(num_classes: list[int]) -> np.ndarray | None:
+  """(M, K) True where member m has class k; None when no member is padded."""
+  k = max(num_classes)
+  if min(num_classes) == k:
+    return None
+  return np.arange(k)[None, :] < np.asarray(num_classes)[:, None]
+
+
+def stack_rows(arrays: list[np.ndarray]) -> np.ndarray:
+  """(M, N_max, ...) with each member's rows first and zeros after."""
+  n = max(len(a) for a in arrays)
+  out = np.zeros((len(arrays), n, *arrays[0].shape[1:]), arrays[0].dtype)
+  for m, a in enumerate(arrays):
+    out[m, :len(a)] = a
+  return out
+
+
+def epoch_tables(members: list[Member], epoch: int, batch_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+  """Per-step row indices (S, M, B) and the active mask (S, M), None when every run has S steps.
+
+  Member m's indices are exactly its solo run's: a permutation seeded by (seed, epoch)."""
+  orders = [splits.epoch_order(m.split.count("train"), m.seed, epoch, batch_size) for m in members]
+  steps = [len(o) for o in orders]
+  s_max = max(steps)
+  idx = np.zeros((s_max, len(members), batch_size), np.int32)
+  for j, order in enumerate(orders):
+    idx[:len(order), j] = order
+  if min(steps) == s_max:
+    return idx, None
+  return idx, np.arange(s_max)[:, None] < np.asarray(steps)[None, :]
