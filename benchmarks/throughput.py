@@ -4,10 +4,10 @@ Every implementation trains the same architecture with Adam(1e-3) on the same sy
 rows, in this one process. Compile time is kept out of samples/s and reported on its own.
 
   python benchmarks/throughput.py --json bench.json [--models fc,cnn1,cnn2] [--batches 128,1024]
-      [--steps N] [--impls qd_jax,qd_jax_models,keras,torch] [--models-at-once 8] [--rounds 5]
+      [--steps N] [--impls qd_jax,qd_jax_models,keras,torch] [--models-at-once 3,16] [--rounds 5]
       [--min-time 0.5]
 
-qd_jax is qd_jax.train's own compiled epoch (Steps.epoch: a lax.scan over device-resident rows).
+qd_jax is qd_jax's own compiled epoch (steps.Steps.epoch: a lax.scan over device-resident rows).
 qd_jax_models<M> is the same epoch over M stacked runs (qd_jax.cohort), as sweeps train them;
 its samples/s count all M runs. See benchmarks/README.md.
 """
@@ -51,32 +51,32 @@ def _compile_estimate(call) -> float:
   return max(0.0, seconds[0] - seconds[1])
 
 
-def qd_jax_runner(model, batch, steps, x, y, models=1):
-  """qd_jax's compiled epoch (train.Steps.epoch) over `models` stacked runs (qd_jax.cohort)."""
+def qd_jax_runner(model, batch, n_steps, x, y, models=1):
+  """qd_jax's compiled epoch (steps.Steps.epoch) over `models` stacked runs (qd_jax.cohort)."""
   import jax
-  from qd_jax import cohort, layers, train
-  mesh = train.make_mesh()
-  impl = train.layers_impl("auto")  # the layers qd_jax trains with by default
-  net, apply, tx = train.model_and_optimizer(model, NUM_CLASSES, LEARNING_RATE, impl)
+  from qd_jax import cohort, layers, steps
+  mesh = steps.make_mesh()
+  impl = steps.layers_impl("auto")  # the layers qd_jax trains with by default
+  net, apply, tx = steps.model_and_optimizer(model, NUM_CLASSES, LEARNING_RATE, impl)
   setting = ("benchmark", model, NUM_CLASSES, LEARNING_RATE, impl)
   mb = layers.default_microbatch(model, impl) if mesh.size == 1 else 0  # as train_run chooses it
-  st = train.Steps(mesh, setting, mb)
-  states = [train.create_state(net, apply, tx, seed) for seed in range(models)]
-  holder = {"state": train.place(cohort.stack(states), st.repl)}
+  st = steps.Steps(mesh, setting, mb)
+  states = [steps.create_state(net, apply, tx, seed) for seed in range(models)]
+  holder = {"state": steps.place(cohort.stack(states), st.repl)}
   # Every run reads the same rows; what is measured is the work of `models` separate runs.
-  xa, ya = train.place((np.stack([x] * models), np.stack([y] * models)), st.repl)
-  order = np.arange(steps * batch, dtype=np.int32).reshape(steps, 1, batch)
-  idx = train.place(np.repeat(order, models, axis=1), st.steps_split)
+  xa, ya = steps.place((np.stack([x] * models), np.stack([y] * models)), st.repl)
+  order = np.arange(n_steps * batch, dtype=np.int32).reshape(n_steps, 1, batch)
+  idx = steps.place(np.repeat(order, models, axis=1), st.steps_split)
 
   def call():
     holder["state"], m = st.epoch(holder["state"], xa, ya, idx)
     jax.block_until_ready(m)
-    return steps * batch * models
+    return n_steps * batch * models
 
   call()  # compiles; Steps times the compilation itself
   mb = mb if mb and mb < batch else 0
   what = f"{models} models stacked, " if models > 1 else ""
-  return Runner(call, st.compile_seconds, f"{what}train.Steps.epoch, layers {impl}, microbatch {mb or 'off'}")
+  return Runner(call, st.compile_seconds, f"{what}qd_jax.steps.Steps.epoch, layers {impl}, microbatch {mb or 'off'}")
 
 
 def keras_runner(model, batch, steps, x, y, jit_compile):
@@ -169,8 +169,8 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
     if impl == "qd_jax":
       runners[impl] = qd_jax_runner(model, batch, steps, x, y)
     elif impl == "qd_jax_models":
-      runners[f"qd_jax_models{args.models_at_once}"] = qd_jax_runner(model, batch, steps, x, y,
-                                                                     args.models_at_once)
+      for m in args.models_at_once:
+        runners[f"qd_jax_models{m}"] = qd_jax_runner(model, batch, steps, x, y, m)
     elif impl == "keras":  # both settings; the faster one is reported
       runners["keras_xla"] = keras_runner(model, batch, steps, x, y, True)
       runners["keras_noxla"] = keras_runner(model, batch, steps, x, y, False)
@@ -192,8 +192,9 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
 
 
 def named(impls, args) -> list[str]:
-  """Row names: qd_jax_models becomes qd_jax_models<M>."""
-  return [f"qd_jax_models{args.models_at_once}" if i == "qd_jax_models" else i for i in impls]
+  """Row names: qd_jax_models becomes qd_jax_models<M> for each M."""
+  return [n for i in impls for n in ([f"qd_jax_models{m}" for m in args.models_at_once]
+                                     if i == "qd_jax_models" else [i])]
 
 
 def format_table(rows: list[dict], models, batches, impls) -> str:
@@ -201,8 +202,8 @@ def format_table(rows: list[dict], models, batches, impls) -> str:
     r = next((r for r in rows if (r["model"], r["batch_size"], r["impl"]) == (model, batch, impl)), None)
     return r and r["samples_per_s"]
 
-  stacked = next((i for i in impls if i.startswith("qd_jax_models")), None)
-  head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", f"{stacked or 'models'}/qd_jax"]
+  stacked = [i for i in impls if i.startswith("qd_jax_models")]
+  head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", *(f"{i[6:]}/qd_jax" for i in stacked)]
   lines = []
   for model in models:
     for batch in batches:
@@ -213,7 +214,8 @@ def format_table(rows: list[dict], models, batches, impls) -> str:
       lines.append([model, str(batch), *(f"{v:,.0f}" if v is not None else "not installed"
                                          for v in vals.values()),
                     peer or "-", ratio("qd_jax"),
-                    f"{vals[stacked] / vals['qd_jax']:.2f}x" if stacked and vals.get("qd_jax") else "-"])
+                    *(f"{vals[i] / vals['qd_jax']:.2f}x" if vals.get(i) and vals.get("qd_jax") else "-"
+                      for i in stacked)])
   widths = [max(len(str(r[i])) for r in [head, *lines]) for i in range(len(head))]
   fmt = lambda r: " | ".join(str(c).rjust(w) for c, w in zip(r, widths))
   out = [fmt(head), "-+-".join("-" * w for w in widths), *map(fmt, lines)]
@@ -233,11 +235,12 @@ def parse(argv):
   p.add_argument("--rounds", type=int, default=5, help="timed windows per implementation")
   p.add_argument("--min-time", type=float, default=0.5, help="seconds per timed window (at least one call)")
   p.add_argument("--pause", type=float, default=0.2, help="idle seconds before each window")
-  p.add_argument("--models-at-once", type=int, default=8, help="M for the qd_jax_models<M> rows")
+  p.add_argument("--models-at-once", default="8", help="M for the qd_jax_models<M> rows (a list: 3,16)")
   a = p.parse_args(argv)
   a.models = [m for m in a.models.split(",") if m]
   a.batches = [int(b) for b in a.batches.split(",") if b]
   a.impls = [i for i in a.impls.split(",") if i]
+  a.models_at_once = [int(m) for m in a.models_at_once.split(",") if m]
   bad = [m for m in a.models if m not in MODELS] + [i for i in a.impls if i not in IMPLS]
   if bad:
     p.error(f"unknown model or impl: {', '.join(bad)} (models {MODELS}, impls {IMPLS})")
@@ -269,6 +272,8 @@ def main(argv=None) -> list[dict]:
                for i in skipped]
       print("  " + ", ".join(f"{r['impl']} {r['samples_per_s']:,.0f}/s" for r in got),
             f"({model}, batch {batch}, {steps} steps/call)", flush=True)
+      with open(args.json, "w") as f:  # after every setting, so a run cut short still leaves rows
+        json.dump(rows, f, indent=1)
   print()
   print(format_table(rows, args.models, args.batches, named(impls, args)))
   print(f"\nbest of {args.rounds} windows of >= {args.min_time}s each; {time.perf_counter() - t_start:.0f}s "

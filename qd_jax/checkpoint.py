@@ -31,11 +31,14 @@ def preempted() -> bool:
 
 
 class RunCheckpoints:
-  """The checkpoints of one training run: saved every `every` epochs, the last `keep` kept."""
+  """The checkpoints of one training run: due every `every` epochs but at most once per
+  `min_seconds` (on a fast GPU, saving every epoch of every run took more time than training),
+  the last `keep` kept. A SIGTERM saves regardless."""
 
-  def __init__(self, directory: pathlib.Path, every: int, keep: int):
+  def __init__(self, directory: pathlib.Path, every: int, keep: int, min_seconds: float = 0.0):
     self.directory = directory
     self.every = every
+    self.min_seconds = min_seconds
     # Synchronous saves: a SIGKILL can then only lose the epoch in flight, never a half-written save.
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False)
     self._manager = ocp.CheckpointManager(directory.absolute(), options=options, item_names=("state", "meta"))
@@ -61,10 +64,12 @@ class RunCheckpoints:
     tree = restored["state"]
     return state.replace(params=tree["params"], opt_state=tree["opt_state"], step=tree["step"]), restored["meta"]
 
-  def save(self, epoch: int, state, meta: dict, force: bool = False) -> None:
-    if force or epoch % self.every == 0:
-      self._manager.save(epoch, args=ocp.args.Composite(
-          state=ocp.args.StandardSave(self._tree(state)), meta=ocp.args.JsonSave(meta)), force=True)
+  def due(self, epoch: int, seconds_since_last: float) -> bool:
+    return preempted() or (epoch % self.every == 0 and seconds_since_last >= self.min_seconds)
+
+  def save(self, epoch: int, state, meta: dict) -> None:
+    self._manager.save(epoch, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(self._tree(state)), meta=ocp.args.JsonSave(meta)), force=True)
 
   def remove(self, delete: bool = True) -> None:
     self._manager.close()

@@ -13,7 +13,7 @@ from typing import Callable
 import jax
 import ml_collections
 
-from qd_jax import checkpoint, cohort, hypotheses, models, summary, train, workdir as wd
+from qd_jax import checkpoint, cohort, hypotheses, models, steps, summary, train, workdir as wd
 from qd_jax.data import categories as cats, download, npy, splits
 from qd_jax.errors import QdError
 
@@ -37,6 +37,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   for key in positive:
     if config[key] <= 0:
       raise QdError(f"--config.{key}={config[key]} must be positive", f"pass --config.{key}=N with N > 0")
+  if config.checkpoint_min_seconds < 0:
+    raise QdError(f"--config.checkpoint_min_seconds={config.checkpoint_min_seconds} is negative",
+                  "pass 0 to save at every due epoch")
   if config.models_at_once < 0:
     raise QdError(f"--config.models_at_once={config.models_at_once} is negative", "pass 0 (auto) or N >= 1")
   if not config.learning_rate > 0:
@@ -108,7 +111,7 @@ def _run_id(hypothesis: str, model: str, seed: int, point: dict) -> str:
   return "/".join([hypothesis, model, f"seed{seed}", *swept])
 
 
-def _cohorts(config, model_name: str, pipeline: str, members: list) -> list[list[int]]:
+def plan_cohorts(config, model_name: str, pipeline: str, members: list) -> list[list[int]]:
   """Which runs train at once (qd_jax.cohort): config.models_at_once, or the measured default,
   capped so the stacked training rows stay within device_data_max_mb."""
   if not members:
@@ -118,7 +121,7 @@ def _cohorts(config, model_name: str, pipeline: str, members: list) -> list[list
   size = config.models_at_once or cohort.default_size(model_name, jax.default_backend())
   rows = max(m.split.count("train") for m in members)
   size = max(1, min(size, config.device_data_max_mb * 2**20 // (rows * cats.ROW_BYTES)))
-  kept = [m.checkpoints.epochs() for m in members]
+  kept = [m.checkpoints.epochs() if m.checkpoints else [] for m in members]
   # A kill between two members' saves leaves them an epoch apart: group them at the older one.
   started = [e[-1] for e in kept if e]
   oldest = min(started, default=0)
@@ -166,16 +169,17 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
             if writer:
               shutil.rmtree(ckpt_dir, ignore_errors=True)  # a kill may have come between record and cleanup
             continue
-          ckpts = checkpoint.RunCheckpoints(ckpt_dir, config.checkpoint_every, config.keep_checkpoints)
+          ckpts = checkpoint.RunCheckpoints(ckpt_dir, config.checkpoint_every, config.keep_checkpoints,
+                                            config.checkpoint_min_seconds)
           split = splits.make_split(point.files, point.sizes, seed)
           todo.append((point, cohort.Member(split, seed, run_id, ckpts)))
-      for group in _cohorts(config, name, pipeline, [m for _, m in todo]):
+      for group in plan_cohorts(config, name, pipeline, [m for _, m in todo]):
         members = [todo[i][1] for i in group]
         results = train.train_cohort(name, members, epochs=config.epochs, batch_size=config.batch_size,
                                      learning_rate=config.learning_rate,
                                      eval_batch_size=config.eval_batch_size, input_pipeline=pipeline,
                                      log=log,
-                                     impl=train.layers_impl(config.layers))
+                                     impl=steps.layers_impl(config.layers))
         for i, result in zip(group, results):
           point, member = todo[i]
           predictions = result.pop("test_predictions")

@@ -25,6 +25,7 @@ def tiny(bench, path, impls):
 
 
 def check_rows(rows, impls):
+  impls = ["qd_jax_models8" if i == "qd_jax_models" else i for i in impls]
   assert [(r["model"], r["batch_size"]) for r in rows] == [("fc", 8)] * len(impls)
   assert sorted(r["impl"] for r in rows) == sorted(impls)
   for r in rows:
@@ -37,20 +38,22 @@ def check_rows(rows, impls):
 
 
 def test_qd_jax_and_installed_peers(bench, tmp_path, capsys):
-  impls = ["qd_jax", "qd_jax_fast"] + [p for p in bench.PEERS if bench.available(p) is None]
+  impls = ["qd_jax", "qd_jax_models"] + [p for p in bench.PEERS if bench.available(p) is None]
   rows = tiny(bench, tmp_path / "rows.json", ",".join(impls))
   check_rows(rows, impls)
   assert json.loads((tmp_path / "rows.json").read_text()) == rows
   out = capsys.readouterr().out
-  assert "qd_jax/peer" in out and "compile seconds" in out
+  assert "qd_jax/peer" in out and "models8/qd_jax" in out and "compile seconds" in out
+  stacked = next(r for r in rows if r["impl"] == "qd_jax_models8")
+  assert stacked["detail"].startswith("8 models stacked")
 
 
 def test_missing_peer_is_skipped_with_one_line(bench, tmp_path, capsys, monkeypatch):
   real = bench.available
   monkeypatch.setattr(bench, "available",
                       lambda impl: "torch: not installed (test)" if impl == "torch" else real(impl))
-  rows = tiny(bench, tmp_path / "rows.json", "qd_jax_fast,torch")
-  check_rows(rows, ["qd_jax_fast", "torch"])
+  rows = tiny(bench, tmp_path / "rows.json", "qd_jax,torch")
+  check_rows(rows, ["qd_jax", "torch"])
   assert next(r for r in rows if r["impl"] == "torch")["detail"] == "not installed"
   out = capsys.readouterr().out
   assert "torch: not installed (test)" in out

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from qd_jax import cohort, train, workdir as wd
+from qd_jax import cohort, steps, train, workdir as wd
 from qd_jax.data import splits
 
 CATS = ("airplane", "cat", "smiley face", "rainbow")
@@ -63,9 +63,9 @@ def test_a_padded_run_is_not_its_unpadded_neighbour(four):
 
 
 def test_stack_pads_with_zeros_and_unstack_inverts(four):
-  net3, apply3, tx = train.model_and_optimizer("fc", 3, 1e-3)
-  net5, apply5, _ = train.model_and_optimizer("fc", 5, 1e-3)
-  small, big = train.create_state(net3, apply3, tx, 0), train.create_state(net5, apply5, tx, 1)
+  net3, apply3, tx = steps.model_and_optimizer("fc", 3, 1e-3)
+  net5, apply5, _ = steps.model_and_optimizer("fc", 5, 1e-3)
+  small, big = steps.create_state(net3, apply3, tx, 0), steps.create_state(net5, apply5, tx, 1)
   stacked = cohort.stack([small, big])
   assert stacked.params["Dense_2"]["kernel"].shape == (2, 12, 5)
   assert np.all(np.asarray(stacked.params["Dense_2"]["kernel"][0, :, 3:]) == 0)
@@ -98,7 +98,7 @@ def _cmd(data_dir, workdir, *extra):
   return [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h3", f"--data_dir={data_dir}",
           f"--categories={','.join(CATS[:3])}", f"--workdir={workdir}", "--config.models=fc",
           "--config.rows_sweep=1000,1500", "--seeds=2", "--config.models_at_once=4",
-          "--config.epochs=40", "--config.batch_size=32", "--config.eval_batch_size=64", *extra]
+          "--config.epochs=40", "--config.batch_size=32", "--config.eval_batch_size=64", "--config.checkpoint_min_seconds=0", *extra]
 
 
 def _records(workdir):

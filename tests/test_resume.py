@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from qd_jax import checkpoint, train, workdir as wd
+from qd_jax import checkpoint, steps, train, workdir as wd
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 
@@ -69,8 +69,21 @@ def test_divergence_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path, pree
   with pytest.raises(QdError, match="diverged"):
     _train(split, checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=3), learning_rate=1e6)
   ckpts = checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=3)
-  _, meta = ckpts.restore(train.create_state(*train.model_and_optimizer("cnn2", 3, 3e-3), 0))
+  _, meta = ckpts.restore(steps.create_state(*steps.model_and_optimizer("cnn2", 3, 3e-3), 0))
   assert len(meta["history"]) == 2 and all(e["train_loss"] < 10 for e in meta["history"])
+
+
+def test_checkpoints_wait_min_seconds_but_a_sigterm_saves_at_once(tiny_data_dir, tmp_path, preempt_after):
+  slow = checkpoint.RunCheckpoints(tmp_path / "slow", every=1, keep=5, min_seconds=3600)
+  _train(_split(tiny_data_dir), slow, epochs=3)
+  assert slow.epochs() == []  # three epochs in well under an hour: none was due
+  often = checkpoint.RunCheckpoints(tmp_path / "often", every=1, keep=5)
+  _train(_split(tiny_data_dir), often, epochs=3)
+  assert often.epochs() == [1, 2, 3]
+  slow = checkpoint.RunCheckpoints(tmp_path / "slow2", every=1, keep=5, min_seconds=3600)
+  with pytest.raises(checkpoint.Preempted):
+    _train(_split(tiny_data_dir), slow, epochs=4, log=preempt_after(2))
+  assert slow.epochs() == [2]
 
 
 def test_torn_last_line_is_dropped_before_the_next_append(tmp_path):
@@ -89,7 +102,7 @@ def _cmd(data_dir, workdir):
   return [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h2", f"--data_dir={data_dir}",
           f"--categories={','.join(CATS)}", f"--workdir={workdir}", "--config.models=cnn2",
           "--seeds=2", "--config.epochs=12", "--config.rows_per_category=1500",
-          "--config.batch_size=32", "--config.eval_batch_size=64"]
+          "--config.batch_size=32", "--config.eval_batch_size=64", "--config.checkpoint_min_seconds=0"]
 
 
 def _records(workdir):

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from qd_jax import train
+from qd_jax import steps, train
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 
@@ -71,7 +71,7 @@ def test_divergence_stops_with_one_line(tiny_data_dir):
 
 
 def test_batch_must_divide_over_devices(tiny_data_dir, monkeypatch):
-  monkeypatch.setattr(train, "make_mesh", lambda: types.SimpleNamespace(size=3))
+  monkeypatch.setattr(steps, "make_mesh", lambda: types.SimpleNamespace(size=3))
   with pytest.raises(QdError, match="multiples of 3"):
     _run(_split(tiny_data_dir))
 

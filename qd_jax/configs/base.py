@@ -40,6 +40,9 @@ def get_config() -> ml_collections.ConfigDict:
   # compiling them again ("" turns it off). compile_seconds then shows the load time.
   c.compilation_cache_dir = "~/.cache/qd_jax/xla"
   c.checkpoint_every = 1  # epochs; a SIGTERM saves at the next epoch boundary regardless
+  # ... but at most once per this many seconds: a kill -9 loses at most this much (and the epoch
+  # in flight), and fast runs do not spend their time writing checkpoints.
+  c.checkpoint_min_seconds = 30.0
   c.keep_checkpoints = 2
   # Sweeps (comma-separated, so they are easy to override): set by the hypotheses that use them.
   c.rows_sweep = ""  # H3, H6: rows per category

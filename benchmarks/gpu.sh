@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU check: one script, under 8 minutes on one lent GPU. It prints and writes to OUT_DIR:
+#   1. bench.json: benchmarks/throughput.py, qd_jax alone (no peers), single, 3 and 16 stacked runs;
+#   2. h2/ and h2_det/: the paper-scale H2 sweep (3 models x 3 seeds, 10 epochs, 10 x 10,000
+#      rows), timed end to end, then again with --xla_gpu_deterministic_ops (what it costs);
+#   3. estimate.txt: every hypothesis' expected training time (and cost) at paper scale.
+#
+# Prerequisites: an NVIDIA GPU; qd_jax importable with jax[cuda] (pip install -e ".[cuda]");
+# nvidia-smi on the PATH. Data: QD_GPU_DATA names a folder of paper-sized <category>.npy files;
+# without it, benchmarks/paper_scale_data.py makes timing-only noise files (accuracy on them
+# means nothing). GPU_USD_PER_HOUR, when set, adds a cost column to the estimate.
+# QD_GPU_LAUNCH_ARGS adds launcher flags to both H2 runs (--quick makes a smoke run on a CPU).
+#
+# Usage: bash benchmarks/gpu.sh OUT_DIR        (each stage has its own time limit)
+set -uo pipefail
+out=${1:?usage: benchmarks/gpu.sh OUT_DIR}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+py=${PYTHON:-python3}
+mkdir -p "$out"
+log="$out/gpu.log"
+: >"$log"
+
+stage() {  # stage NAME SECONDS CMD...: runs CMD under a time limit, logs it, never stops the script
+  local name=$1 limit=$2 start rc
+  shift 2
+  start=$(date +%s)
+  echo "== $name (limit ${limit}s): $*" | tee -a "$log"
+  timeout "$limit" "$@" 2>&1 | tee -a "$log"
+  rc=${PIPESTATUS[0]}
+  echo "== $name: exit $rc after $(($(date +%s) - start)) s" | tee -a "$log"
+}
+
+stage devices 40 bash -c "nvidia-smi -L; $py -c 'import jax, flax, optax; print(\"jax\", jax.__version__, \"flax\", flax.__version__, \"optax\", optax.__version__, jax.devices())'"
+stage bench 230 "$py" "$here/throughput.py" --json "$out/bench.json" --impls qd_jax,qd_jax_models \
+  --models-at-once 3,16 --rounds 2 --min-time 0.3 --pause 0
+data=${QD_GPU_DATA:-$out/paper_data}
+if [ -z "${QD_GPU_DATA:-}" ]; then
+  stage data 30 "$py" "$here/paper_scale_data.py" "$data"
+fi
+read -r -a extra <<<"${QD_GPU_LAUNCH_ARGS:-}"
+h2=(--hypothesis=h2 "--data_dir=$data" --config.download=false --config.compilation_cache_dir= "${extra[@]}")
+stage h2 90 "$py" -m qd_jax.launch "${h2[@]}" "--workdir=$out/h2"
+stage h2_det 90 env XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" \
+  "$py" -m qd_jax.launch "${h2[@]}" "--workdir=$out/h2_det"
+stage compare 20 "$py" "$here/compare_runs.py" "$out/h2" "$out/h2_det"
+stage estimate 40 bash -c "$py '$here/estimate.py' --bench '$out/bench.json' --data_dir '$data' \
+  --usd_per_hour '${GPU_USD_PER_HOUR:-0}' | tee '$out/estimate.txt'"

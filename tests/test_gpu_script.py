@@ -1,0 +1,137 @@
+"""benchmarks/gpu.sh and its helpers: the stage sequence (with fakes), the paper-scale stand-in
+data, the time estimate and the side-by-side comparison. Nothing here needs a GPU."""
+
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from qd_jax import configs, hypotheses
+from qd_jax.data import categories as cats
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _module(name):
+  spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_gpu_sh_syntax_and_shellcheck():
+  assert subprocess.run(["bash", "-n", BENCH / "gpu.sh"]).returncode == 0
+  if shutil.which("shellcheck"):
+    out = subprocess.run(["shellcheck", "--shell=bash", BENCH / "gpu.sh"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+
+
+def test_gpu_sh_runs_every_stage_in_order_even_after_a_failure(tmp_path):
+  calls = tmp_path / "calls"
+  fake = tmp_path / "python"
+  # The benchmark "fails"; every later stage must still run, and only h2_det sets the XLA flag.
+  fake.write_text(f'#!/usr/bin/env bash\necho "[$XLA_FLAGS] $*" >> "{calls}"\n'
+                  'case "$*" in *throughput.py*) exit 3;; esac\n')
+  fake.chmod(0o755)
+  env = {**os.environ, "PYTHON": str(fake), "QD_GPU_LAUNCH_ARGS": "--quick", "GPU_USD_PER_HOUR": "6.5"}
+  env.pop("XLA_FLAGS", None)
+  env.pop("QD_GPU_DATA", None)
+  out = subprocess.run(["bash", BENCH / "gpu.sh", tmp_path / "out"], capture_output=True, text=True, env=env)
+  assert out.returncode == 0, out.stderr
+  lines = calls.read_text().splitlines()
+  order = ["-c import jax", "throughput.py", "paper_scale_data.py", "--workdir=" + str(tmp_path / "out/h2"),
+           "--workdir=" + str(tmp_path / "out/h2_det"), "compare_runs.py", "estimate.py"]
+  assert len(lines) == len(order), lines
+  for line, want in zip(lines, order):
+    assert want in line, (want, line)
+  assert "--quick" in lines[3] and "--quick" in lines[4]
+  assert "--xla_gpu_deterministic_ops=true" in lines[4] and "deterministic" not in lines[3]
+  assert "--usd_per_hour 6.5" in lines[6]
+  log = (tmp_path / "out/gpu.log").read_text()
+  assert "== bench: exit 3" in log and "== estimate: exit 0" in log
+
+
+def test_paper_scale_data_sizes_come_from_the_designs(tmp_path, monkeypatch):
+  mod = _module("paper_scale_data")
+  need = mod.rows_per_category()
+  h4 = configs.get_config("h4")
+  assert need["fork"] == need["hammer"] == hypotheses.rows_needed(h4)
+  assert set(cats.PAPER_CATEGORIES) <= set(need)
+  assert need["fish"] == max(int(n) for n in configs.get_config("h6").rows_sweep.split(","))
+  monkeypatch.setattr(mod, "rows_per_category", lambda: {"fork": 7, "hammer": 3})
+  src = tmp_path / "src"
+  src.mkdir()
+  np.save(src / "cat.npy", np.full((5, 784), 9, np.uint8))
+  mod.main([str(tmp_path / "out"), "--from", str(src)])
+  fork = np.load(tmp_path / "out/fork.npy")
+  assert fork.shape == (7, 784) and fork.dtype == np.uint8 and np.all(fork == 9)
+  assert np.load(tmp_path / "out/hammer.npy").shape == (3, 784)
+  assert "never report accuracy" in (tmp_path / "out/SOURCES.md").read_text()
+
+
+def test_estimate_counts_every_run_of_the_design(tmp_path, make_category_files, capsys):
+  names = list(cats.PAPER_CATEGORIES) + ["hammer"]
+  data = make_category_files(tmp_path / "d", {n: 1500 for n in names})
+  rows = [{"model": m, "batch_size": 128, "impl": impl, "samples_per_s": rate}
+          for m in ("fc", "cnn1", "cnn2") for impl, rate in (("qd_jax", 1000.0), ("qd_jax_models16", 4000.0))]
+  (tmp_path / "b.json").write_text(json.dumps(rows))
+  out = _module("estimate").main(["--bench", str(tmp_path / "b.json"), "--data_dir", str(tmp_path / "d"),
+                                  "--usd_per_hour", "3.6"])
+  assert {o["hypothesis"] for o in out} == set(configs.HYPOTHESES)
+  h2 = [o for o in out if o["hypothesis"] == "h2"]
+  assert [o["model"] for o in h2] == ["fc", "cnn1", "cnn2"]
+  # 1,500 rows: 1,050 train per category, 10,500 in all, 82 batches of 128, 10 epochs, 3 seeds
+  assert all(o["train_samples"] == 82 * 128 * 10 * 3 and o["cohorts"] == [3] for o in h2)
+  # 3 runs stacked: 1/15 of the way from 1 run (1,000/s) to 16 (4,000/s) per added run
+  assert all(o["seconds"] == pytest.approx(o["train_samples"] / (1000 + 2 / 15 * 3000)) for o in h2)
+  printed = capsys.readouterr().out
+  total = sum(o["seconds"] for o in out)
+  assert f"{total / 3600 * 3.6:.2f} USD" in printed
+  assert len(data) == 11
+
+
+def _workdir(path, seconds, loss):
+  path.mkdir()
+  with open(path / "runs.jsonl", "w") as f:
+    for i, (s, l) in enumerate(zip(seconds, loss)):
+      f.write(json.dumps({"run_id": f"r{i}", "model": "fc", "train_seconds": s, "compile_seconds": 1.0,
+                          "test_loss": l, "epochs": [{"train_loss": l}]}) + "\n")
+  return path
+
+
+def test_compare_runs_prints_the_time_ratio_and_agreement(tmp_path, capsys):
+  a = _workdir(tmp_path / "a", [1.0, 1.0], [0.5, 0.25])
+  b = _workdir(tmp_path / "b", [1.5, 1.5], [0.5, 0.75])
+  _module("compare_runs").main([str(a), str(b)])
+  out = capsys.readouterr().out
+  assert "1.50" in out.splitlines()[1]
+  assert "bitwise equal in 1 of 2 runs" in out and "5.00e-01" in out
+
+
+def test_paper_times_runs_each_hypothesis_and_cost_reads_its_lines(tmp_path, capsys):
+  calls = tmp_path / "calls"
+  fake = tmp_path / "python"
+  fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> "{calls}"\necho "results: done"\n'
+                  'case "$*" in *hypothesis=h3*) exit 2;; esac\n')
+  fake.chmod(0o755)
+  data = tmp_path / "data"
+  data.mkdir()
+  env = {**os.environ, "PYTHON": str(fake), "QD_GPU_DATA": str(data)}
+  out = subprocess.run(["bash", BENCH / "paper_times.sh", tmp_path / "o", "h2", "h3"], capture_output=True,
+                       text=True, env=env)
+  assert out.returncode == 0, out.stderr
+  lines = calls.read_text().splitlines()
+  assert len(lines) == 2 and "--hypothesis=h2" in lines[0] and "--hypothesis=h3" in lines[1]
+  assert all(f"--data_dir={data}" in line and "--config.download=false" in line for line in lines)
+  times = (tmp_path / "o/paper_all_times.txt").read_text().splitlines()
+  assert times[0].startswith("h2 exit 0 wall ") and times[1].startswith("h3 exit 2 wall ")
+  (tmp_path / "t.txt").write_text("h1 exit 0 wall 360.0 s\nh2 exit 0 wall 1800.0 s\nh6 exit 124 wall 9.0 s\n")
+  rows = _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "10"])
+  assert rows == [("h1", 360.0, 1.0), ("h2", 1800.0, 5.0)]
+  printed = capsys.readouterr().out
+  assert "h6: exit 124, not counted" in printed and "36.00 min, 6.00 USD" in printed
