@@ -22,11 +22,13 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling modules, however run
+from peers import (LEARNING_RATE, NUM_CLASSES, Runner, available, keras_runner,  # noqa: E402
+                   torch_runner)
+
 MODELS = ("fc", "cnn1", "cnn2")
 IMPLS = ("qd_jax", "qd_jax_models", "keras", "torch")
 PEERS = ("keras", "torch")
-LEARNING_RATE = 1e-3
-NUM_CLASSES = 10
 
 
 def synthetic(n: int, seed: int = 0):
@@ -34,21 +36,31 @@ def synthetic(n: int, seed: int = 0):
   return rng.integers(0, 256, (n, 784), dtype=np.uint8), rng.integers(0, NUM_CLASSES, n).astype(np.int32)
 
 
-class Runner:
-  """One implementation ready to train: `call()` runs `steps` steps and returns the sample count."""
+def forward_flops(model: str) -> int:
+  """Multiply-adds x 2 of one forward pass per drawing, from the layer shapes (bias, ReLU,
+  pooling and the softmax left out). A training step is about 3x this."""
+  fc = 784 * 25 + 25 * 12 + 12 * NUM_CLASSES
+  conv1 = 26 * 26 * 4 * 3 * 3
+  if model == "fc":
+    return 2 * fc
+  if model == "cnn1":
+    return 2 * (conv1 + 25 * 25 * 8 * 2 * 2 * 4 + 5000 * 64 + 64 * NUM_CLASSES)
+  return 2 * (conv1 + 12 * 12 * 8 * 2 * 2 * 4 + 288 * 64 + 64 * NUM_CLASSES)
 
-  def __init__(self, call, compile_s: float | None, detail: str):
-    self.call, self.compile_s, self.detail = call, compile_s, detail
 
-
-def _compile_estimate(call) -> float:
-  """First call minus a warm one: what building and compiling the step cost."""
-  seconds = []
-  for _ in range(2):
+def gemm_gflops(n: int = 2048) -> float:
+  """The machine's float32 matmul rate through XLA, best of 5: the ceiling the table is read against."""
+  import jax
+  import jax.numpy as jnp
+  a = jnp.ones((n, n), jnp.float32)
+  f = jax.jit(lambda a: a @ a).lower(a).compile()
+  f(a).block_until_ready()
+  best = float("inf")
+  for _ in range(5):
     t0 = time.perf_counter()
-    call()
-    seconds.append(time.perf_counter() - t0)
-  return max(0.0, seconds[0] - seconds[1])
+    f(a).block_until_ready()
+    best = min(best, time.perf_counter() - t0)
+  return 2 * n ** 3 / best / 1e9
 
 
 def qd_jax_runner(model, batch, n_steps, x, y, models=1):
@@ -77,74 +89,6 @@ def qd_jax_runner(model, batch, n_steps, x, y, models=1):
   mb = mb if mb and mb < batch else 0
   what = f"{models} models stacked, " if models > 1 else ""
   return Runner(call, st.compile_seconds, f"{what}qd_jax.steps.Steps.epoch, layers {impl}, microbatch {mb or 'off'}")
-
-
-def keras_runner(model, batch, steps, x, y, jit_compile):
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up chatter
-  import tensorflow as tf
-  keras = tf.keras
-  L = keras.layers
-  body = [keras.Input((784,), dtype="uint8"), L.Rescaling(1 / 255.0)]
-  if model == "fc":
-    body += [L.Dense(25, activation="relu"), L.Dense(12, activation="relu")]
-  else:
-    pool = [L.MaxPooling2D(2)] if model == "cnn2" else []
-    body += [L.Reshape((28, 28, 1)), L.Conv2D(4, 3, activation="relu"), *pool,
-             L.Conv2D(8, 2, activation="relu"), *pool, L.Flatten(), L.Dense(64, activation="relu")]
-  net = keras.Sequential(body + [L.Dense(NUM_CLASSES)])
-  net.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), jit_compile=jit_compile,
-              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-  ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch, drop_remainder=True).repeat()
-  ds = ds.prefetch(tf.data.AUTOTUNE)
-
-  def call():
-    net.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-    return steps * batch
-
-  return Runner(call, _compile_estimate(call), f"model.fit, jit_compile={jit_compile}")
-
-
-def torch_runner(model, batch, steps, x, y):
-  import torch
-  from torch import nn
-  threads = os.cpu_count() or 1
-  torch.set_num_threads(threads)
-  if model == "fc":
-    layers_ = [nn.Linear(784, 25), nn.ReLU(), nn.Linear(25, 12), nn.ReLU(), nn.Linear(12, NUM_CLASSES)]
-  else:
-    pool = [nn.MaxPool2d(2)] if model == "cnn2" else []
-    layers_ = [nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 4, 3), nn.ReLU(), *pool, nn.Conv2d(4, 8, 2),
-               nn.ReLU(), *pool, nn.Flatten(), nn.Linear(288 if pool else 5000, 64), nn.ReLU(),
-               nn.Linear(64, NUM_CLASSES)]
-  torch.manual_seed(0)
-  net = nn.Sequential(*layers_)
-  opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
-  loss_fn = nn.CrossEntropyLoss()
-  xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-
-  def call():
-    for i in range(steps):
-      xb = xt[i * batch:(i + 1) * batch].float().div_(255.0)  # uint8 travels, float32 computes
-      opt.zero_grad(set_to_none=True)
-      loss_fn(net(xb), yt[i * batch:(i + 1) * batch]).backward()
-      opt.step()
-    return steps * batch
-
-  call()
-  return Runner(call, 0.0, f"eager, {threads} threads")
-
-
-def available(impl: str) -> str | None:
-  """None when importable, else the one-line reason it is skipped."""
-  module = {"keras": "tensorflow", "torch": "torch"}.get(impl)
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  if module is None:
-    return None
-  try:
-    __import__(module)
-  except ImportError as e:
-    return f"{impl}: not installed ({e.__class__.__name__}: {e})"
-  return None
 
 
 def time_runners(runners: dict, rounds: int, min_time: float, pause: float) -> dict:
@@ -203,7 +147,8 @@ def format_table(rows: list[dict], models, batches, impls) -> str:
     return r and r["samples_per_s"]
 
   stacked = [i for i in impls if i.startswith("qd_jax_models")]
-  head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", *(f"{i[6:]}/qd_jax" for i in stacked)]
+  head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", *(f"{i[6:]}/qd_jax" for i in stacked),
+          "qd_jax GFLOP/s"]
   lines = []
   for model in models:
     for batch in batches:
@@ -215,7 +160,8 @@ def format_table(rows: list[dict], models, batches, impls) -> str:
                                          for v in vals.values()),
                     peer or "-", ratio("qd_jax"),
                     *(f"{vals[i] / vals['qd_jax']:.2f}x" if vals.get(i) and vals.get("qd_jax") else "-"
-                      for i in stacked)])
+                      for i in stacked),
+                    f"{vals['qd_jax'] * 3 * forward_flops(model) / 1e9:.0f}" if vals.get("qd_jax") else "-"])
   widths = [max(len(str(r[i])) for r in [head, *lines]) for i in range(len(head))]
   fmt = lambda r: " | ".join(str(c).rjust(w) for c, w in zip(r, widths))
   out = [fmt(head), "-+-".join("-" * w for w in widths), *map(fmt, lines)]
@@ -236,6 +182,9 @@ def parse(argv):
   p.add_argument("--min-time", type=float, default=0.5, help="seconds per timed window (at least one call)")
   p.add_argument("--pause", type=float, default=0.2, help="idle seconds before each window")
   p.add_argument("--models-at-once", default="8", help="M for the qd_jax_models<M> rows (a list: 3,16)")
+  p.add_argument("--no-pipeline", dest="pipeline", action="store_false",
+                 help="skip the tf.data delivery check (written to <json stem>_pipeline.json)")
+  p.add_argument("--pipeline-rows", type=int, default=5000, help="rows per file for that check")
   a = p.parse_args(argv)
   a.models = [m for m in a.models.split(",") if m]
   a.batches = [int(b) for b in a.batches.split(",") if b]
@@ -259,6 +208,7 @@ def main(argv=None) -> list[dict]:
   import jax
   print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
         f"on {jax.devices()[0].platform}; load average {os.getloadavg()[0]:.2f} at start", flush=True)
+  print(f"float32 matmul through XLA (2048^3): {gemm_gflops():,.0f} GFLOP/s", flush=True)
   t_start = time.perf_counter()
   for model in args.models:
     for batch in args.batches:
@@ -280,7 +230,27 @@ def main(argv=None) -> list[dict]:
         f"in all; load average {os.getloadavg()[0]:.2f} at the end")
   with open(args.json, "w") as f:
     json.dump(rows, f, indent=1)
+  if args.pipeline:
+    pipeline_check(rows, args)
   return rows
+
+
+def pipeline_check(rows: list[dict], args) -> list[dict]:
+  """tf.data's delivery beside each qd_jax step's consumption, at the same batch sizes."""
+  import pipeline_rate
+  delivered = pipeline_rate.rates(args.batches, rows=args.pipeline_rows)
+  out = []
+  print("\ntf.data path (qd_jax.data.pipeline, 10 files in the page cache) against the qd_jax step:")
+  for r in rows:
+    if r["impl"] == "qd_jax" and r["samples_per_s"]:
+      rate = delivered[r["batch_size"]]
+      out.append({"model": r["model"], "batch_size": r["batch_size"], "delivered_per_s": rate,
+                  "consumed_per_s": r["samples_per_s"], "ratio": rate / r["samples_per_s"]})
+      print(f"  {r['model']:>4} batch {r['batch_size']:>4}: delivers {rate:>10,.0f}/s, the step takes "
+            f"{r['samples_per_s']:>10,.0f}/s: {out[-1]['ratio']:5.2f}x")
+  with open(os.path.splitext(args.json)[0] + "_pipeline.json", "w") as f:
+    json.dump(out, f, indent=1)
+  return out
 
 
 if __name__ == "__main__":

@@ -19,9 +19,10 @@ def bench():
   return module
 
 
-def tiny(bench, path, impls):
+def tiny(bench, path, impls, *extra):
   return bench.main(["--json", str(path), "--models", "fc", "--batches", "8", "--steps", "2",
-                     "--impls", impls, "--rounds", "1", "--min-time", "0", "--pause", "0"])
+                     "--impls", impls, "--rounds", "1", "--min-time", "0", "--pause", "0",
+                     *(extra or ["--no-pipeline"])])
 
 
 def check_rows(rows, impls):
@@ -63,3 +64,20 @@ def test_missing_peer_is_skipped_with_one_line(bench, tmp_path, capsys, monkeypa
 def test_rejects_unknown_names(bench, tmp_path):
   with pytest.raises(SystemExit):
     bench.main(["--json", str(tmp_path / "x.json"), "--models", "vgg"])
+
+
+def test_pipeline_check_sets_tfdata_beside_the_step(bench, tmp_path, capsys):
+  rows = tiny(bench, tmp_path / "rows.json", "qd_jax", "--pipeline-rows", "40")
+  check = json.loads((tmp_path / "rows_pipeline.json").read_text())
+  assert [(c["model"], c["batch_size"]) for c in check] == [("fc", 8)]
+  c = check[0]
+  assert c["delivered_per_s"] > 0 and c["consumed_per_s"] == rows[0]["samples_per_s"]
+  assert c["ratio"] == pytest.approx(c["delivered_per_s"] / c["consumed_per_s"])
+  out = capsys.readouterr().out
+  assert "tf.data path" in out and "GFLOP/s" in out
+
+
+def test_forward_flops_follow_the_layer_shapes(bench):
+  assert bench.forward_flops("fc") == 2 * (784 * 25 + 25 * 12 + 12 * 10)
+  # CNN1's dense layer (5000 -> 64) dominates; CNN2 pools it down to 288 inputs
+  assert bench.forward_flops("cnn1") > 6 * bench.forward_flops("cnn2") > 6 * bench.forward_flops("fc")
