@@ -212,3 +212,18 @@ def test_real_local_files_open(shared_data_dir):
     with open(path, "rb") as f:
       f.seek(h.header_bytes + (h.rows - 2) * 784)
       assert f.read() == last.tobytes()
+
+
+def test_sha256_is_computed_once_per_file_version(tmp_path, monkeypatch):
+  import hashlib
+  import os
+  path = tmp_path / "a.npy"
+  path.write_bytes(b"one")
+  calls = []
+  real = hashlib.sha256
+  monkeypatch.setattr(hashlib, "sha256", lambda *a: calls.append(1) or real(*a))
+  first = npy.sha256(path)
+  assert npy.sha256(path) == first == real(b"one").hexdigest() and len(calls) == 1
+  path.write_bytes(b"two!")  # a new size (and mtime): hashed again
+  os.utime(path, ns=(1, 1))
+  assert npy.sha256(path) == real(b"two!").hexdigest() and len(calls) == 2

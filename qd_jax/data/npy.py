@@ -5,6 +5,7 @@ data is only ever opened with allow_pickle=False.
 """
 
 import dataclasses
+import functools
 import hashlib
 import io
 import os
@@ -73,6 +74,14 @@ def write_header(f: io.BufferedIOBase, rows: int) -> None:
 
 
 def sha256(path: pathlib.Path) -> str:
+  """The file's sha256, computed once per (path, size, mtime): a launch checks a downloaded file
+  and then records it, and a 100 MB official file takes about 0.3 s to hash."""
+  st = os.stat(path)
+  return _sha256(str(pathlib.Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
   h = hashlib.sha256()
   with open(path, "rb") as f:
     for block in iter(lambda: f.read(1 << 20), b""):
