@@ -5,30 +5,24 @@ checked in a temp file before the rename; a sidecar `<name>.npy.json` marks file
 A cut transfer resumes with a Range request where the server allows it.
 """
 
-import http.client
 import io
 import json
 import os
 import pathlib
-import re
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 
 import tqdm
 
 from qd_jax.data import categories as cats
-from qd_jax.data import npy
+from qd_jax.data import npy, transfer
 from qd_jax.errors import QdError
 
 BUCKET_URL = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap/"
 PROBE_BYTES = 4096  # far more than any npy header the bucket serves (128 bytes)
-_CHUNK = 1 << 16
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _ROW = cats.ROW_BYTES
 _FIX_DIR = "pass a writable --data_dir"
 
@@ -41,138 +35,31 @@ class DownloadError(QdError):
     super().__init__(f"cannot download {category!r} from {url}: {reason}", fix)
 
 
-class _Transient(Exception):
-  """Worth another try: 5xx, timeouts, a connection dropped mid-transfer."""
-
-
-class _Fatal(Exception):
-  """Not worth retrying: 4xx, offline, a file that fails its checks."""
-  def __init__(self, reason: str, fix: str):
-    super().__init__(reason)
-    self.reason, self.fix = reason, fix
-
-
 def url_for(category: str, base_url: str = BUCKET_URL) -> str:
   return base_url + urllib.parse.quote(category) + ".npy"
 
 
-def _check_url(url: str) -> None:
-  parts = urllib.parse.urlsplit(url)
-  if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK):
-    return
-  raise QdError(f"refusing to download from {url}",
-                "use an https:// URL (plain http is allowed only for localhost)")
-
-
-class _NoDowngrade(urllib.request.HTTPRedirectHandler):
-  # A redirect must pass the same scheme check as the URL we were given.
-  def redirect_request(self, req, fp, code, msg, headers, newurl):
-    _check_url(newurl)
-    return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def _why(err: BaseException) -> str:
-  text = getattr(err, "strerror", None) or str(err) or type(err).__name__
-  return " ".join(str(text).split())  # always one line
-
-
-class _Session:
-  """One fetch's connection settings and what its retries reuse: the temp file and whether the
-  server resumes; `contacted` separates offline from a flaky server."""
-
-  def __init__(self, url: str, timeout: float):
-    handlers = [_NoDowngrade()]
-    if urllib.parse.urlsplit(url).hostname in _LOOPBACK:
-      handlers.append(urllib.request.ProxyHandler({}))  # a proxy can't reach our loopback
-    self.opener = urllib.request.build_opener(*handlers)
-    self.url, self.timeout, self.contacted = url, timeout, False
-    self.ranges, self.validator, self.total, self.tmp = False, None, None, None
-
-  def open(self, start: int | None = None, stop: int | None = None):
-    """GET, optionally with `Range: bytes=start-(stop-1)` (stop None: to the end)."""
-    req = urllib.request.Request(self.url, headers={"User-Agent": "qd_jax"})
-    if start is not None:
-      req.add_header("Range", f"bytes={start}-{'' if stop is None else stop - 1}")
-      if start and self.validator:  # if the file changed since, the server sends all of it
-        req.add_header("If-Range", self.validator)
-    try:
-      resp = self.opener.open(req, timeout=self.timeout)
-    except urllib.error.HTTPError as e:
-      e.close()
-      self.contacted = True
-      if e.code >= 500:
-        raise _Transient(f"HTTP {e.code} {e.reason}") from e
-      raise _Fatal(f"HTTP {e.code} {e.reason}",
-                   "check the category name and the download URL") from e
-    except urllib.error.URLError as e:
-      r = e.reason
-      # Refused before we ever reached the server means offline; after, a flaky server.
-      if isinstance(r, (TimeoutError, ConnectionResetError)) or (
-          self.contacted and isinstance(r, ConnectionRefusedError)):
-        raise _Transient(_why(r)) from e
-      raise _Fatal(f"offline: {_why(r)}", "check the network connection") from e
-    except (http.client.HTTPException, OSError) as e:  # dropped between request and status line
-      raise _Transient(_why(e)) from e
-    self.contacted = True
-    # A retry may resume only from a server that honoured Range or advertised it.
-    self.ranges = resp.status == 206 or "bytes" in resp.headers.get("Accept-Ranges", "")
-    self.validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
-    return resp
-
-
-def _length(resp) -> int | None:
-  length = resp.headers.get("Content-Length")
-  return int(length) if length and length.isdigit() else None
-
-
-def _read(resp, n: int | None, sink=None) -> bytes:
-  """Reads n bytes (None: all), fewer only if Content-Length says so; short -> _Transient."""
-  length = _length(resp)
-  want = length if n is None or (length is not None and length < n) else n
-  got, out = 0, []
-  try:
-    while want is None or got < want:
-      block = resp.read(_CHUNK if want is None else min(_CHUNK, want - got))
-      if not block:
-        break
-      got += len(block)
-      (sink or out.append)(block)
-  except (http.client.HTTPException, OSError) as e:
-    raise _Transient(f"connection lost after {got} bytes: {_why(e)}") from e
-  if want is not None and got < want:
-    raise _Transient(f"connection closed after {got} of {want} bytes")
-  return b"".join(out)
-
-
-def _content_range(resp, first: int) -> int | None:
-  """The total size (or None) of a 206 response, which must start at byte `first`."""
-  m = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", "").strip())
-  if not m or int(m[1]) != first:
-    raise _Fatal("a 206 answer without the asked-for Content-Range", "use another server")
-  return None if m[2] == "*" else int(m[2])
-
-
 def _check_total(total: int | None, expected: cats.OfficialFile | None) -> None:
   if None not in (expected, total) and total != expected.size_bytes:
-    raise _Fatal(f"the file is {total} bytes, the official one {expected.size_bytes}",
+    raise transfer.Fatal(f"the file is {total} bytes, the official one {expected.size_bytes}",
                  "point the download URL at the official numpy_bitmap files")
 
 
-def _probe(s: _Session, expected: cats.OfficialFile | None) -> tuple[npy.NpyHeader, bytes]:
+def _probe(s: transfer.Session, expected: cats.OfficialFile | None) -> tuple[npy.NpyHeader, bytes]:
   """The file's header (and the raw bytes it came in), from one small Range request."""
   with s.open(0, PROBE_BYTES) as resp:
-    total = _content_range(resp, 0) if resp.status == 206 else _length(resp)
-    head = _read(resp, PROBE_BYTES)
+    total = transfer.content_range(resp, 0) if resp.status == 206 else transfer.content_length(resp)
+    head = transfer.read(resp, PROBE_BYTES)
   header = _parse(io.BytesIO(head), "the response")
   promised = header.header_bytes + header.rows * _ROW
   if total is not None and total != promised:
-    raise _Fatal(f"the file is {total} bytes but its header promises {promised}",
+    raise transfer.Fatal(f"the file is {total} bytes but its header promises {promised}",
                  "the server's copy is damaged; use the official bucket")
   _check_total(total, expected)
   return header, head
 
 
-def _fetch_once(s: _Session, category: str, data_dir: pathlib.Path, rows: int | None,
+def _fetch_once(s: transfer.Session, category: str, data_dir: pathlib.Path, rows: int | None,
                 expected: cats.OfficialFile | None, progress: bool) -> None:
   """One attempt: fills s.tmp (resuming a cut one where allowed), checks it, renames it in."""
   header, head = _probe(s, expected) if rows is not None else (None, b"")
@@ -187,34 +74,34 @@ def _fetch_once(s: _Session, category: str, data_dir: pathlib.Path, rows: int | 
     if whole:
       with (s.open(done, s.total) if done else s.open()) as resp:
         ranged = resp.status == 206
-        s.total = _content_range(resp, done) if ranged else _length(resp)
+        s.total = transfer.content_range(resp, done) if ranged else transfer.content_length(resp)
         _check_total(s.total, expected)
         f.truncate(f.seek(done if ranged else 0))  # 200: the whole file again
         with _bar(category, s.total, progress, f.tell()) as bar:
-          _read(resp, None, lambda b: bar.update(f.write(b)))
+          transfer.read(resp, None, lambda b: bar.update(f.write(b)))
     else:
       hb, n = header.header_bytes, rows * _ROW
       npy.write_header(f, rows)  # at 0, the same bytes on every attempt
       have = max(done - f.tell(), 0)  # row bytes already in tmp
       with s.open(hb + have, hb + n) as resp:
         if resp.status == 206:
-          _content_range(resp, hb + have)
+          transfer.content_range(resp, hb + have)
         else:  # 200: the server ignored Range (or If-Range saw a change); skip its header
           have = 0
-          if _read(resp, hb) != head[:hb]:
+          if transfer.read(resp, hb) != head[:hb]:
             f.truncate(0)  # keep nothing of the old file
-            raise _Transient("the file changed between requests")
+            raise transfer.Transient("the file changed between requests")
         f.truncate(f.seek(have, os.SEEK_CUR))
         with _bar(category, n, progress, have) as bar:
-          _read(resp, n - have, lambda b: bar.update(f.write(b)))
+          transfer.read(resp, n - have, lambda b: bar.update(f.write(b)))
   with open(tmp, "rb") as f:  # the checks the final file must pass, before it is visible
     got = _parse(f, "the downloaded file")
   size, promised = tmp.stat().st_size, got.header_bytes + got.rows * _ROW
   if size != promised:
-    raise _Fatal(f"got {size} bytes but the header promises {promised}", "try again later")
+    raise transfer.Fatal(f"got {size} bytes but the header promises {promised}", "try again later")
   sha = npy.sha256(tmp)
   if whole and expected is not None and (size, sha) != (expected.size_bytes, expected.sha256):
-    raise _Fatal(f"size/sha256 {size}/{sha[:12]}... differ from the official "
+    raise transfer.Fatal(f"size/sha256 {size}/{sha[:12]}... differ from the official "
                  f"{expected.size_bytes}/{expected.sha256[:12]}...", "try again later")
   side = {"url": s.url, "rows": got.rows, "total_rows": got.rows if whole else header.rows,
           "whole": whole, "sha256": sha, "official_sha256": expected.sha256 if expected else None}
@@ -230,7 +117,7 @@ def _parse(f, name: str) -> npy.NpyHeader:
   try:
     return npy.parse_header(f, name)
   except QdError as e:
-    raise _Fatal(e.problem, "check that the URL serves official numpy_bitmap .npy files") from e
+    raise transfer.Fatal(e.problem, "check that the URL serves official numpy_bitmap .npy files") from e
 
 
 def _bar(category: str, total: int | None, progress: bool, initial: int = 0):
@@ -243,7 +130,7 @@ def _writable_dir(data_dir: pathlib.Path) -> pathlib.Path:
   try:
     data_dir.mkdir(parents=True, exist_ok=True)
   except OSError as e:
-    raise QdError(f"cannot create {data_dir}: {_why(e)}", _FIX_DIR) from e
+    raise QdError(f"cannot create {data_dir}: {transfer.why(e)}", _FIX_DIR) from e
   if not os.access(data_dir, os.W_OK):
     raise QdError(f"{data_dir} is not writable", _FIX_DIR)
   return data_dir
@@ -255,29 +142,29 @@ def fetch(category: str, data_dir: pathlib.Path, rows: int | None = None, *,
           backoff_s: float = 1.0) -> pathlib.Path:
   """Downloads `<category>.npy` (or its first `rows` rows) into data_dir; returns its path."""
   url = url_for(category, base_url)
-  _check_url(url)
+  transfer.check_url(url)
   if not category or any(c in category for c in "/\\\0") or category.startswith("."):
     raise QdError(f"category {category!r} is not a plain file name", "pass names such as 'hot dog'")
   if rows is not None and rows < 1:
     raise QdError(f"asked to download {rows} rows of {category!r}", "ask for at least 1 row")
   data_dir = _writable_dir(data_dir)
   where = f"or copy the official file to {data_dir / (category + '.npy')}"
-  s = _Session(url, timeout)
+  s = transfer.Session(url, timeout)
   try:
     for attempt in range(retries + 1):
       try:
         _fetch_once(s, category, data_dir, rows, expected, progress)
         return data_dir / f"{category}.npy"
-      except _Fatal as e:
+      except transfer.Fatal as e:
         raise DownloadError(category, url, e.reason, f"{e.fix}, {where}") from e
-      except _Transient as e:
+      except transfer.Transient as e:
         last = e
         if attempt < retries:
           if progress:
             print(f"{category}: {e}; retrying", file=sys.stderr)
           time.sleep(backoff_s * 2**attempt)
       except OSError as e:  # the local disk: temp file, rename
-        raise QdError(f"cannot write {category!r} into {data_dir}: {_why(e)}",
+        raise QdError(f"cannot write {category!r} into {data_dir}: {transfer.why(e)}",
                       f"free some space or {_FIX_DIR}") from e
   finally:  # the temp file lives across attempts, so a retry can resume it
     for part in (s.tmp, s.tmp.with_suffix(".json.part")) if s.tmp else ():
