@@ -66,12 +66,12 @@ def gemm_gflops(n: int = 2048) -> float:
 def qd_jax_runner(model, batch, n_steps, x, y, models=1):
   """qd_jax's compiled epoch (steps.Steps.epoch) over `models` stacked runs (qd_jax.cohort)."""
   import jax
-  from qd_jax import cohort, layers, steps
+  from qd_jax import cohort, steps
   mesh = steps.make_mesh()
   impl = steps.layers_impl("auto")  # the layers qd_jax trains with by default
   net, apply, tx = steps.model_and_optimizer(model, NUM_CLASSES, LEARNING_RATE, impl)
   setting = ("benchmark", model, NUM_CLASSES, LEARNING_RATE, impl)
-  mb = layers.default_microbatch(model, impl) if mesh.size == 1 else 0  # as train_run chooses it
+  mb = steps.default_microbatch(model, impl) if mesh.size == 1 else 0  # as train_run chooses it
   st = steps.Steps(mesh, setting, mb)
   states = [steps.create_state(net, apply, tx, seed) for seed in range(models)]
   holder = {"state": steps.place(cohort.stack(states), st.repl)}

@@ -56,6 +56,46 @@ def place(tree, sharding: NamedSharding):
   return jax.tree_util.tree_map(one, tree)
 
 
+def default_microbatch(model_name: str, impl: str = "fast") -> int:
+  """Chunk rows for microbatch_value_and_grad on the fast path, measured best here at batches
+  128 and 1024: 64 for CNN1, 128 for CNN2; 0 (whole batches) for FC and for XLA's layers."""
+  if impl != "fast":
+    return 0
+  return {"cnn1": 64, "cnn2": 128}.get(model_name, 0)
+
+
+def microbatch_value_and_grad(loss_fn, chunk: int):
+  """value_and_grad(loss_fn, has_aux=True) that walks the batch in chunks of `chunk` rows.
+
+  loss_fn(params, x, y) -> (mean loss, logits). With equal chunks, the mean of the chunk means
+  is the batch mean, so the result equals the whole-batch one. Chunks keep the intermediates
+  small: on XLA:CPU, CNN batches of 1024 train about 2x faster in chunks of 128. Each scan step
+  runs two chunks, whose graphs are independent: XLA:CPU then overlaps one chunk's
+  single-threaded kernels (the conv kernel-gradient GEMMs) with the other's (CNN1 +12..20%).
+  """
+  vg = jax.value_and_grad(loss_fn, has_aux=True)
+
+  def run(params, x, y):
+    n = x.shape[0]
+    if not chunk or chunk >= n:
+      return vg(params, x, y)
+    if n % chunk:
+      raise ValueError(f"batch {n} is not a multiple of microbatch {chunk}")
+    k = n // chunk
+
+    def body(acc, xy):
+      (loss, logits), g = vg(params, *xy)
+      return jax.tree_util.tree_map(jnp.add, acc, (loss, g)), logits
+
+    zero = (jnp.zeros((), jnp.float32), jax.tree_util.tree_map(jnp.zeros_like, params))
+    (loss, g), logits = jax.lax.scan(body, zero, (x.reshape(k, chunk, *x.shape[1:]),
+                                              y.reshape(k, chunk, *y.shape[1:])), unroll=2)
+    mean = jax.tree_util.tree_map(lambda a: a / k, (loss, g))
+    return (mean[0], logits.reshape(n, *logits.shape[2:])), mean[1]
+
+  return run
+
+
 def _pixels(x: jax.Array) -> jax.Array:
   return x.astype(jnp.float32) / 255.0  # uint8 travels, float32 computes
 
@@ -63,7 +103,8 @@ def _pixels(x: jax.Array) -> jax.Array:
 def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, class_mask=None,
                microbatch: int = 0):
   """One Adam step. `microbatch` > 0 walks the batch in chunks of that many rows: the same
-  gradient, but the fast CPU layers run CNN batches of 1024 about 2x faster in chunks of 128.
+  gradient, but the fast CPU layers run CNN batches of 1024 about 2x faster in chunks
+  (default_microbatch).
   `class_mask` (K,) drops padded classes from the softmax (cohorts whose runs differ in k)."""
   def loss_fn(params, x, y):
     logits = state.apply_fn({"params": params}, _pixels(x))
@@ -72,7 +113,7 @@ def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, class_
     return losses.mean_cross_entropy(logits, y), logits
 
   chunk = microbatch if microbatch and x.shape[0] % microbatch == 0 else 0
-  (loss, logits), grads = layers.microbatch_value_and_grad(loss_fn, chunk)(state.params, x, y)
+  (loss, logits), grads = microbatch_value_and_grad(loss_fn, chunk)(state.params, x, y)
   correct = jnp.sum(jnp.argmax(logits, -1) == y)
   return state.apply_gradients(grads=grads), {"loss": loss, "correct": correct}
 

@@ -9,7 +9,7 @@ from typing import Callable
 import jax
 import numpy as np
 
-from qd_jax import checkpoint, cohort, layers, models, steps
+from qd_jax import checkpoint, cohort, models, steps
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 
@@ -47,7 +47,7 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
     raise ValueError("only device-resident data trains several models at once")
   ks = [len(m.split.categories) for m in members]
   # Microbatches only on one device: chunking a batch that is split over devices would reshard it.
-  microbatch = layers.default_microbatch(model_name, impl) if mesh.size == 1 else 0
+  microbatch = steps.default_microbatch(model_name, impl) if mesh.size == 1 else 0
   progs = {k: steps.Steps(mesh, (model_name, k, learning_rate, impl), microbatch) for k in sorted(set(ks))}
   big = progs[max(ks)]
   states = []

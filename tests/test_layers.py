@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from qd_jax import layers, losses, models
+from qd_jax import layers, losses, models, steps
 
 TOL = 1e-5
 
@@ -164,7 +164,8 @@ def test_xla_impl_is_the_flax_model_and_fast_takes_any_class_count():
   close(layers.fc_apply(params, x, "xla"), fc.apply({"params": params}, x))
 
 
-def test_microbatch_equals_whole_batch():
+@pytest.mark.parametrize("chunk", [3, 4, 6])  # 4, 3 and 2 chunks: the scan runs two per step
+def test_microbatch_equals_whole_batch(chunk):
   model = models.create("fc", 10)  # the chunking is model-agnostic; FC compiles fastest
   params = init_params(model, jax.random.key(0))
   x = jax.random.uniform(jax.random.key(1), (12, 784))
@@ -175,11 +176,11 @@ def test_microbatch_equals_whole_batch():
     logits = fast({"params": p}, x)
     return losses.mean_cross_entropy(logits, y), logits
 
-  whole = jax.jit(layers.microbatch_value_and_grad(loss_fn, 0))(params, x, y)
-  split = jax.jit(layers.microbatch_value_and_grad(loss_fn, 4))(params, x, y)
+  whole = jax.jit(steps.microbatch_value_and_grad(loss_fn, 0))(params, x, y)
+  split = jax.jit(steps.microbatch_value_and_grad(loss_fn, chunk))(params, x, y)
   close(split, whole)
   with pytest.raises(ValueError, match="multiple"):
-    layers.microbatch_value_and_grad(loss_fn, 5)(params, x, y)
+    steps.microbatch_value_and_grad(loss_fn, 5)(params, x, y)
 
 
 def test_unknown_impl_and_model():
