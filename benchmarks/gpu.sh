@@ -17,6 +17,7 @@ out=${1:?usage: benchmarks/gpu.sh OUT_DIR}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 py=${PYTHON:-python3}
 mkdir -p "$out"
+began=$(date +%s)
 log="$out/gpu.log"
 : >"$log"
 
@@ -45,3 +46,4 @@ stage h2_det 90 env XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" 
 stage compare 20 "$py" "$here/compare_runs.py" "$out/h2" "$out/h2_det"
 stage estimate 40 bash -c "$py '$here/estimate.py' --bench '$out/bench.json' --data_dir '$data' \
   --usd_per_hour '${GPU_USD_PER_HOUR:-0}' | tee '$out/estimate.txt'"
+echo "== gpu.sh: $(($(date +%s) - began)) s in all" | tee -a "$log"
