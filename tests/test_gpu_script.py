@@ -135,3 +135,10 @@ def test_paper_times_runs_each_hypothesis_and_cost_reads_its_lines(tmp_path, cap
   assert rows == [("h1", 360.0, 1.0), ("h2", 1800.0, 5.0)]
   printed = capsys.readouterr().out
   assert "h6: exit 124, not counted" in printed and "36.00 min, 6.00 USD" in printed
+
+
+def test_stacked_layers_times_every_conv(capsys):
+  got = _module("stacked_layers").main(["--models", "2", "--batch", "8"])
+  assert set(got) == {"conv1 + pool", "conv1", "conv2 + pool", "conv2"}
+  assert all(v > 0 for v in got.values())
+  assert capsys.readouterr().out.count("x per run") == 4
