@@ -27,7 +27,11 @@ def h2_deltas(runs: list[dict]) -> dict:
   for cnn in ("cnn2", "cnn1"):
     if cnn in have:
       out["accuracy"].append(deltas.paired_delta(h2, cnn, "fc"))
-      out["train_time_ratio"].append(deltas.ratio_ci(h2, "fc", cnn))
+      ratio = deltas.ratio_ci(h2, "fc", cnn)
+      # Stacked runs record their share of the cohort's time: say so where the two models differ.
+      ratio["models_at_once"] = {m: max(r.get("models_at_once", 1) for r in rs.of(h2, "h2", m))
+                                 for m in ("fc", cnn)}
+      out["train_time_ratio"].append(ratio)
   return out
 
 

@@ -61,10 +61,14 @@ def h2_speed(t: dict | None) -> dict | None:
     return None
   cnn, g = t["b"].upper(), t["geo_mean"]
   plain = "" if fmt.bad(g) or g <= 0 else f" ({cnn} {g:.3g}x faster)" if g >= 1 else f" ({cnn} {1 / g:.3g}x slower)"
+  extra = inside(paper.H2_SPEEDUP, t["ci_low"], t["ci_high"])
+  stacked = t.get("models_at_once", {})
+  if len(set(stacked.values())) > 1:
+    extra += "; " + ", ".join(f"{m.upper()} trained {n} runs at once" if n > 1 else f"{m.upper()} one at a time"
+                              for m, n in stacked.items()) + " (a stacked run's time is its share)"
   return _claim("h2", f"{cnn} trains faster than FC (FC time / {cnn} time > 1)", f"{paper.H2_SPEEDUP:g}x",
                 f"{fmt.num(g)}x{plain}, CI {fmt.ci_g(t['ci_low'], t['ci_high'])}",
-                direction(t["ci_low"], t["ci_high"], +1, 1.0, "1x (equal time)"),
-                inside(paper.H2_SPEEDUP, t["ci_low"], t["ci_high"]), primary=False)
+                direction(t["ci_low"], t["ci_high"], +1, 1.0, "1x (equal time)"), extra, primary=False)
 
 
 def h3(row: dict | None) -> dict | None:

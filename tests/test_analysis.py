@@ -257,3 +257,15 @@ def test_models_scored_on_exactly_the_drawings_people_saw():
   out, = human.models_on_human_drawings(records, runs, predictions)
   assert out["model"] == "cnn2" and out["n"] == 3
   assert out["model_accuracy"] == pytest.approx(2 / 3) and out["human_accuracy"] == pytest.approx(1 / 3)
+
+
+def test_h2_speed_says_when_the_models_trained_stacked_differently():
+  from analysis import architectures, verdicts
+  runs = [make_run("h2", m, s, seconds=sec) for s in (0, 1, 2) for m, sec in (("fc", 1.0), ("cnn2", 5.0))]
+  plain = verdicts.h2_speed(architectures.h2_deltas(runs)["train_time_ratio"][0])
+  assert "at once" not in plain["reason"]
+  for r in runs:
+    r["models_at_once"] = 3 if r["model"] == "fc" else 1
+  marked = verdicts.h2_speed(architectures.h2_deltas(runs)["train_time_ratio"][0])
+  assert "FC trained 3 runs at once, CNN2 one at a time" in marked["reason"]
+  assert marked["ours"] == plain["ours"]
