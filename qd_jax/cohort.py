@@ -35,7 +35,7 @@ def default_size(model_name: str, backend: str) -> int:
 
   Measured (benchmarks/throughput.py, `qd_jax_models<M>` rows): on a GPU a single small model
   leaves the chip mostly idle, so stacking pays. On XLA:CPU the fast dense net gains, but the
-  fast CNN layers vmapped over models ran at about half their single-model rate.
+  fast CNN layers vmapped over models ran at 0.3x to 0.5x their single-model rate.
   """
   if backend != "cpu":
     return 16
@@ -55,6 +55,14 @@ def plan(steps_per_run: list[int], resume_epochs: list[int], max_size: int) -> l
     else:
       cohorts.append([i])
   return [sorted(c) for c in cohorts]
+
+
+def resume_groups(members: list[Member]) -> list[int]:
+  """The epoch each member would resume from, for grouping (cohort.plan). A kill between two
+  members' saves leaves them an epoch apart: both are put at the older epoch, which both hold."""
+  kept = [m.checkpoints.epochs() if m.checkpoints else [] for m in members]
+  oldest = min((e[-1] for e in kept if e), default=0)
+  return [oldest if oldest in e else (e[-1] if e else 0) for e in kept]
 
 
 def resume_epoch(members: list[Member]) -> int:

@@ -121,13 +121,8 @@ def plan_cohorts(config, model_name: str, pipeline: str, members: list) -> list[
   size = config.models_at_once or cohort.default_size(model_name, jax.default_backend())
   rows = max(m.split.count("train") for m in members)
   size = max(1, min(size, config.device_data_max_mb * 2**20 // (rows * cats.ROW_BYTES)))
-  kept = [m.checkpoints.epochs() if m.checkpoints else [] for m in members]
-  # A kill between two members' saves leaves them an epoch apart: group them at the older one.
-  started = [e[-1] for e in kept if e]
-  oldest = min(started, default=0)
-  resume = [oldest if e and oldest in e else (e[-1] if e else 0) for e in kept]
-  steps = [m.split.count("train") // config.batch_size for m in members]
-  return cohort.plan(steps, resume, size)
+  step_counts = [m.split.count("train") // config.batch_size for m in members]
+  return cohort.plan(step_counts, cohort.resume_groups(members), size)
 
 
 def _plan(config, log):
@@ -178,8 +173,7 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
         results = train.train_cohort(name, members, epochs=config.epochs, batch_size=config.batch_size,
                                      learning_rate=config.learning_rate,
                                      eval_batch_size=config.eval_batch_size, input_pipeline=pipeline,
-                                     log=log,
-                                     impl=steps.layers_impl(config.layers))
+                                     log=log, impl=steps.layers_impl(config.layers))
         for i, result in zip(group, results):
           point, member = todo[i]
           predictions = result.pop("test_predictions")

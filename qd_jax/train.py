@@ -50,6 +50,7 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
   microbatch = steps.default_microbatch(model_name, impl) if mesh.size == 1 else 0
   progs = {k: steps.Steps(mesh, (model_name, k, learning_rate, impl), microbatch) for k in sorted(set(ks))}
   big = progs[max(ks)]
+  compiled_for = lambda: sum(p.compile_seconds for p in progs.values())  # noqa: E731
   states = []
   for m, k in zip(members, ks):
     model, apply, tx = steps.model_and_optimizer(model_name, k, learning_rate, impl)
@@ -62,7 +63,7 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
   if input_pipeline == "device":
     trains = [splits.gather(m.split, "train") for m in members]
     x_train, y_train = steps.place((cohort.stack_rows([t[0] for t in trains]),
-                              cohort.stack_rows([t[1] for t in trains])), big.repl)
+                                    cohort.stack_rows([t[1] for t in trains])), big.repl)
     mask = cohort.class_mask(ks)
     mask = None if mask is None else steps.place(mask, big.repl)
   else:
@@ -80,7 +81,7 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
   last_save = time.monotonic()
   for epoch in range(start, epochs):
     t0 = time.perf_counter()
-    compile_before = sum(st.compile_seconds for st in progs.values())
+    compile_before = compiled_for()
     if input_pipeline == "device":
       idx, active = cohort.epoch_tables(members, epoch, batch_size)
       stacked = cohort.stack(states)
@@ -94,16 +95,14 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
     else:
       loss_sum, correct, count = 0.0, 0, 0
       for xb, yb in pipeline.train_batches(members[0].split, batch_size=batch_size, seed=members[0].seed,
-                                           epoch=epoch,
-                                           process_index=jax.process_index(),
+                                           epoch=epoch, process_index=jax.process_index(),
                                            process_count=jax.process_count()):
         xb, yb = (jax.make_array_from_process_local_data(big.rows, a) for a in (xb, yb))
         states[0], out = big.step(states[0], xb, yb)
         loss_sum, correct, count = loss_sum + out["loss"], correct + out["correct"], count + 1
       loss_sums, corrects, counts = [float(loss_sum)], [int(correct)], [count]
     # A cohort's time is shared: each run is charged its share (same-sized cohorts compare fairly).
-    seconds = (time.perf_counter() - t0 - (sum(st.compile_seconds for st in progs.values())
-                                           - compile_before)) / len(members)
+    seconds = (time.perf_counter() - t0 - (compiled_for() - compile_before)) / len(members)
     train_seconds += seconds
     for j, m in enumerate(members):
       train_loss = float(loss_sums[j]) / int(counts[j])
@@ -134,7 +133,7 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
       where = ", ".join(str(m.checkpoints.directory) for m in members if m.checkpoints)
       raise checkpoint.Preempted(f"{', '.join(tags)} saved after epoch {epoch + 1} in {where}")
 
-  compile_seconds = sum(st.compile_seconds for st in progs.values())
+  compile_seconds = compiled_for()
   results = []
   for j, m in enumerate(members):
     test_set = steps.eval_set(progs[ks[j]], *splits.gather(m.split, "test"), eval_batch_size)

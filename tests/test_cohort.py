@@ -56,7 +56,7 @@ def test_each_run_of_a_cohort_equals_its_solo_run(four, model):
   assert together[0]["test_accuracy"] > 0.6  # it learned, so equality is not of two untrained nets
 
 
-def test_a_padded_run_is_not_its_unpadded_neighbour(four):
+def test_runs_of_a_cohort_stay_apart(four):
   a, b = train.train_cohort("fc", [_member(four, 4, 300, 0), _member(four, 4, 300, 1)], **ARGS)
   # different seeds stay different: no member reads another's state or data
   assert a["epochs"][0]["train_loss"] != pytest.approx(b["epochs"][0]["train_loss"], rel=1e-3)

@@ -1,7 +1,6 @@
 """Preemption safety: checkpoints, SIGTERM, SIGKILL at several moments, torn lines."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
