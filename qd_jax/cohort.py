@@ -76,34 +76,57 @@ def resume_epoch(members: list[Member]) -> int:
 
 
 def _pad_to(a, shape):
-  a = jnp.asarray(a)
   if a.shape == shape:
     return a
   return jnp.pad(a, [(0, t - s) for s, t in zip(a.shape, shape)])
 
 
-def _arrays(state):
+def _stack_leaves(runs, shapes):
+  return [jnp.stack([_pad_to(r[i], s) for r in runs]) for i, s in enumerate(shapes)]
+
+
+def _unstack_leaves(leaves, shapes):
+  return [[a[m][tuple(slice(0, n) for n in s)] for a, s in zip(leaves, run)] for m, run in enumerate(shapes)]
+
+
+_PROGRAMS: dict = {}
+
+
+def _program(fn, sharding):
+  """fn jitted once per sharding (shapes are its static second argument). One program per
+  epoch boundary instead of an eager op per array per run: those dominated small runs' time."""
+  key = (fn, sharding)
+  if key not in _PROGRAMS:
+    _PROGRAMS[key] = jax.jit(fn, static_argnums=1, out_shardings=sharding)
+  return _PROGRAMS[key]
+
+
+def _leaves(state):
   # apply_fn differs with the class count, so only the arrays are stacked, never the TrainState
-  return (state.params, state.opt_state, state.step)
+  return jax.tree_util.tree_flatten((state.params, state.opt_state, state.step))
 
 
 def stack(states: list):
   """One TrainState of M runs: each run's arrays zero-padded to the largest run's shapes and
   stacked on a new axis 0. Padded weights get zero gradients, so Adam keeps them at zero."""
   template = max(states, key=lambda s: sum(a.size for a in jax.tree_util.tree_leaves(s.params)))
-  padded = [jax.tree_util.tree_map(lambda a, t: _pad_to(a, np.shape(t)), _arrays(s), _arrays(template))
-            for s in states]
-  params, opt_state, step = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *padded)
+  leaves, tree = _leaves(template)
+  shapes = tuple(np.shape(a) for a in leaves)
+  runs = [_leaves(s)[0] for s in states]
+  params, opt_state, step = tree.unflatten(_program(_stack_leaves, leaves[0].sharding)(runs, shapes))
   return template.replace(params=params, opt_state=opt_state, step=step)
 
 
 def unstack(stacked, states: list) -> list:
   """The inverse of `stack`: run m's arrays, cut back to the shapes of its state in `states`."""
-  def one(m, state):
-    cut = jax.tree_util.tree_map(lambda a, t: a[m][tuple(slice(0, n) for n in np.shape(t))],
-                                 _arrays(stacked), _arrays(state))
-    return state.replace(params=cut[0], opt_state=cut[1], step=cut[2])
-  return [one(m, s) for m, s in enumerate(states)]
+  leaves, _ = _leaves(stacked)
+  shapes = tuple(tuple(np.shape(a) for a in _leaves(s)[0]) for s in states)
+  cut = _program(_unstack_leaves, leaves[0].sharding)(leaves, shapes)
+  out = []
+  for s, run in zip(states, cut):
+    params, opt_state, step = _leaves(s)[1].unflatten(run)
+    out.append(s.replace(params=params, opt_state=opt_state, step=step))
+  return out
 
 
 def class_mask(num_classes: list[int]) -> np.ndarray | None:

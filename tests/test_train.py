@@ -80,7 +80,7 @@ def _launch_cnn2(data_dir, workdir, devices):
   env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
   cmd = [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h2", f"--data_dir={data_dir}",
          f"--categories={','.join(CATS)}", f"--workdir={workdir}", "--config.models=cnn2,fc",
-         "--config.num_seeds=1", "--config.epochs=3", "--config.rows_per_category=200",
+         "--config.num_seeds=2", "--config.epochs=3", "--config.rows_per_category=200",
          "--config.batch_size=32", "--config.eval_batch_size=64"]
   subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
   return [json.loads(line) for line in (workdir / "runs.jsonl").read_text().splitlines()]
@@ -89,7 +89,9 @@ def _launch_cnn2(data_dir, workdir, devices):
 def test_four_devices_equal_one(tiny_data_dir, tmp_path):
   one = _launch_cnn2(tiny_data_dir, tmp_path / "one", 1)
   four = _launch_cnn2(tiny_data_dir, tmp_path / "four", 4)
-  assert [r["devices"] for r in one] == [1, 1] and [r["devices"] for r in four] == [4, 4]
+  assert [r["devices"] for r in one] == [1] * 4 and [r["devices"] for r in four] == [4] * 4
+  # FC's two seeds train stacked (a cohort), so stacking is exercised across devices too
+  assert sorted(r["models_at_once"] for r in four) == [1, 1, 2, 2]
   for a, b in zip(one, four):
     assert a["model"] == b["model"]
     for ea, eb in zip(a["epochs"], b["epochs"]):
