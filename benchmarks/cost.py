@@ -1,34 +1,84 @@
 """Cost of each hypothesis from benchmarks/paper_times.sh's wall times, at a given hourly price.
 
-  python benchmarks/cost.py benchmarks/results/h200/paper_all_times.txt --usd_per_hour 10.4365
+  python benchmarks/cost.py benchmarks/results/h200/paper_all_times.txt --usd_per_hour 10.4365 \
+      [--estimate benchmarks/results/h200/estimate.txt]
+
+With --estimate (benchmarks/estimate.py's table from the same card), a hypothesis that has no wall
+time is predicted, and marked so: its estimated training time plus its number of runs times the
+median per-run overhead of the measured ones, (wall - estimated training) / runs. The overhead
+(start-up, compilation, evaluation, checkpoints) grows with the runs, not with the training work.
 """
 
 import argparse
 import re
+import statistics
 import sys
 
 LINE = re.compile(r"^(h\d) exit (\d+) wall ([\d.]+) s$")
+# estimate.py's rows: hypothesis model runs stacked-as train-samples samples/s minutes [USD]
+ESTIMATE = re.compile(r"^\s*(h\d)\s+(\w+)\s+(\d+)\s+\S+\s+[\d,]+\s+[\d,]+\s+([\d.]+)(\s+[\d.]+)?$")
 
 
-def main(argv=None) -> list[tuple[str, float, float]]:
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("times", help="paper_all_times.txt")
-  p.add_argument("--usd_per_hour", type=float, required=True)
-  args = p.parse_args(argv)
-  rows = []
-  with open(args.times) as f:
+def read_times(path: str) -> dict[str, float]:
+  """Wall seconds of each hypothesis that exited 0."""
+  out = {}
+  with open(path) as f:
     for line in f:
       m = LINE.match(line.strip())
       if not m:
-        sys.exit(f"cost: unreadable line {line.strip()!r} in {args.times}; expected 'hN exit RC wall S s'")
+        sys.exit(f"cost: unreadable line {line.strip()!r} in {path}; expected 'hN exit RC wall S s'")
       if m[2] != "0":
         print(f"{m[1]}: exit {m[2]}, not counted")
         continue
-      seconds = float(m[3])
-      rows.append((m[1], seconds, seconds / 3600 * args.usd_per_hour))
-  for h, seconds, usd in rows:
-    print(f"{h}: {seconds / 60:5.2f} min  {usd:6.3f} USD")
-  print(f"total of those: {sum(r[1] for r in rows) / 60:.2f} min, {sum(r[2] for r in rows):.2f} USD "
+      out[m[1]] = float(m[3])
+  return out
+
+
+def read_estimate(path: str) -> dict[str, tuple[int, float]]:
+  """(runs, estimated training seconds) of each hypothesis, summed over its models."""
+  out: dict[str, tuple[int, float]] = {}
+  with open(path) as f:
+    for line in f:
+      m = ESTIMATE.match(line.rstrip("\n"))
+      if m:
+        runs, seconds = out.get(m[1], (0, 0.0))
+        out[m[1]] = (runs + int(m[3]), seconds + 60 * float(m[4]))
+  if not out:
+    sys.exit(f"cost: no rows of benchmarks/estimate.py's table in {path}; pass the file estimate.py printed")
+  return out
+
+
+def predict(walls: dict[str, float], estimate: dict[str, tuple[int, float]]) -> tuple[dict[str, float], float]:
+  """Wall seconds of the unmeasured hypotheses, and the per-run overhead they were predicted with."""
+  known = [h for h in walls if h in estimate]
+  if not known:
+    sys.exit("cost: no hypothesis has both a wall time and an estimate, so nothing can be predicted")
+  per_run = statistics.median((walls[h] - estimate[h][1]) / estimate[h][0] for h in known)
+  return {h: seconds + runs * per_run for h, (runs, seconds) in estimate.items() if h not in walls}, per_run
+
+
+def main(argv=None) -> list[tuple[str, float, float, bool]]:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("times", help="paper_all_times.txt")
+  p.add_argument("--usd_per_hour", type=float, required=True)
+  p.add_argument("--estimate", help="benchmarks/estimate.py's output on the same card, to predict the rest")
+  args = p.parse_args(argv)
+  walls = read_times(args.times)
+  estimate = read_estimate(args.estimate) if args.estimate else {}
+  predicted, per_run = predict(walls, estimate) if estimate else ({}, 0.0)
+  rows = sorted([(h, s, s / 3600 * args.usd_per_hour, False) for h, s in walls.items()]
+                + [(h, s, s / 3600 * args.usd_per_hour, True) for h, s in predicted.items()])
+  for h, seconds, usd, guessed in rows:
+    print(f"{h}: {seconds / 60:5.2f} min  {usd:6.3f} USD" + ("  (predicted, not measured)" if guessed else ""))
+  if predicted:
+    print(f"predicted: estimated training + runs x {per_run:.2f} s, the median per-run overhead of "
+          f"{', '.join(sorted(h for h in walls))}")
+    held_out = {h: predict({g: s for g, s in walls.items() if g != h}, estimate)[0][h] / walls[h] - 1
+                for h in walls if h in estimate and len(walls) > 1}
+    print("the same rule on each measured one, from the others: "
+          + ", ".join(f"{h} {err:+.0%}" for h, err in sorted(held_out.items())))
+  measured = [r for r in rows if not r[3]]
+  print(f"total of the measured: {sum(r[1] for r in measured) / 60:.2f} min, {sum(r[2] for r in measured):.2f} USD "
         f"at {args.usd_per_hour} USD/h")
   return rows
 

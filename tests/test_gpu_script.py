@@ -132,9 +132,34 @@ def test_paper_times_runs_each_hypothesis_and_cost_reads_its_lines(tmp_path, cap
   assert times[0].startswith("h2 exit 0 wall ") and times[1].startswith("h3 exit 2 wall ")
   (tmp_path / "t.txt").write_text("h1 exit 0 wall 360.0 s\nh2 exit 0 wall 1800.0 s\nh6 exit 124 wall 9.0 s\n")
   rows = _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "10"])
-  assert rows == [("h1", 360.0, 1.0), ("h2", 1800.0, 5.0)]
+  assert rows == [("h1", 360.0, 1.0, False), ("h2", 1800.0, 5.0, False)]
   printed = capsys.readouterr().out
   assert "h6: exit 124, not counted" in printed and "36.00 min, 6.00 USD" in printed
+
+
+ESTIMATE = """hypothesis model  runs         stacked as  train samples   samples/s  minutes     USD
+        h1    fc     3                  3      2,096,640   7,716,483     1.00   0.001
+        h2    fc     3                  3      2,096,640   7,716,483     0.50   0.001
+        h2  cnn1     3                  3      2,096,640     754,533     0.50   0.008
+        h6  cnn2    42           16+16+10     39,663,360   1,238,297     2.00   0.093
+all six at paper scale, 3 seeds: 1.1 minutes of training, 0.19 USD at 10.4365 USD/h
+"""
+
+
+def test_cost_predicts_the_unmeasured_from_the_per_run_overhead(tmp_path, capsys):
+  (tmp_path / "t.txt").write_text("h1 exit 0 wall 90.0 s\nh2 exit 0 wall 120.0 s\n")
+  (tmp_path / "e.txt").write_text(ESTIMATE)
+  rows = _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "3600",
+                               "--estimate", str(tmp_path / "e.txt")])
+  # overhead per run: h1 (90 - 60) / 3 = 10 s, h2 (120 - 60) / 6 = 10 s; h6: 120 s + 42 runs x 10 s
+  assert rows[-1] == ("h6", 540.0, 540.0, True)
+  printed = capsys.readouterr().out
+  assert "h6:  9.00 min  540.000 USD  (predicted, not measured)" in printed
+  assert "runs x 10.00 s" in printed and "h1 +0%, h2 +0%" in printed
+  assert "total of the measured: 3.50 min" in printed
+  (tmp_path / "bad.txt").write_text("not a table\n")
+  with pytest.raises(SystemExit, match="no rows of benchmarks/estimate.py's table"):
+    _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "1", "--estimate", str(tmp_path / "bad.txt")])
 
 
 def test_stacked_layers_times_every_conv(capsys):
