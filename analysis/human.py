@@ -15,24 +15,15 @@ from statsmodels.stats.proportion import proportion_confint
 
 from analysis import fmt, paper
 from analysis import runs as rs
+from qd_jax import human_log
 
-FILE = "human.jsonl"
 OTHER = "other"
 
 
 def load(workdir: pathlib.Path) -> list[dict]:
-  path = pathlib.Path(workdir) / FILE
-  if not path.is_file():
-    return []
-  out = []
-  for line in path.read_text().splitlines():
-    try:
-      r = json.loads(line)
-    except json.JSONDecodeError:
-      continue  # a torn line from an interrupted session
-    if isinstance(r, dict) and r.get("true") is not None:
-      out.append(r)
-  return out
+  """The answers with a true class (qd_jax.human_log skips torn lines)."""
+  path = pathlib.Path(workdir) / human_log.FILE
+  return [r for r in human_log.read(path) if r.get("true") is not None]
 
 
 def wilson(correct: int, n: int) -> tuple[float, float]:

@@ -184,7 +184,7 @@ def parse(argv):
   p.add_argument("--models-at-once", default="8", help="M for the qd_jax_models<M> rows (a list: 3,16)")
   p.add_argument("--no-pipeline", dest="pipeline", action="store_false",
                  help="skip the tf.data delivery check (written to <json stem>_pipeline.json)")
-  p.add_argument("--pipeline-rows", type=int, default=5000, help="rows per file for that check")
+  p.add_argument("--pipeline-rows", type=int, default=50000, help="rows per file for that check")
   a = p.parse_args(argv)
   a.models = [m for m in a.models.split(",") if m]
   a.batches = [int(b) for b in a.batches.split(",") if b]

@@ -12,7 +12,6 @@ import datetime
 import http.server
 import importlib.resources
 import json
-import os
 import pathlib
 import re
 import struct
@@ -23,10 +22,10 @@ import zlib
 
 import numpy as np
 
+from qd_jax import human_log
 from qd_jax.data import npy, splits
 from qd_jax.errors import QdError
 
-LOG_NAME = "human.jsonl"
 MAX_BODY = 4096  # an answer is ~100 bytes
 MAX_NAME = 100
 KEYS = ("index", "answer", "ms", "name")
@@ -103,46 +102,16 @@ def clean_name(name) -> str | None:
   return name.strip() or None  # blank means anonymous
 
 
-def read_log(path: pathlib.Path) -> list[dict]:
-  """The answers on disk; a torn last line (a crash mid-write) is skipped, not fatal."""
-  if not path.exists():
-    return []
-  out = []
-  for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-    try:
-      rec = json.loads(line)
-    except ValueError:
-      continue
-    if isinstance(rec, dict):
-      out.append(rec)
-  return out
-
-
-def append_line(path: pathlib.Path, record: dict) -> None:
-  """One whole line per answer: a single O_APPEND write, then fsync."""
-  line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-  fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-  try:
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b"\n":
-      line = b"\n" + line  # keep a torn line from an earlier crash apart from this one
-    while line:
-      line = line[os.write(fd, line):]
-    os.fsync(fd)
-  finally:
-    os.close(fd)
-
-
 class Session:
   """The drawing list, the answers so far (by name) and the log they go to."""
 
   def __init__(self, drawings: list[Drawing], categories: list[str], seed: int, workdir: pathlib.Path):
     self.drawings, self.categories, self.seed = drawings, categories, seed
-    self.path = workdir / LOG_NAME
+    self.path = workdir / human_log.FILE
     self.lock = threading.Lock()  # one check-then-append at a time
     ids = {d.id for d in drawings}
     self.answers: dict[str | None, dict[str, str]] = {}
-    for rec in read_log(self.path):
+    for rec in human_log.read(self.path):
       if rec.get("seed") == seed and rec.get("id") in ids and isinstance(rec.get("answer"), str):
         self.answers.setdefault(rec.get("name"), {})[rec["id"]] = rec["answer"]
 
@@ -177,7 +146,7 @@ class Session:
       if d.id in mine:
         raise BadAnswer(f"drawing {index} is already answered by {name or 'this anonymous person'}")
       now = datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
-      append_line(self.path, {"id": d.id, "true": d.category, "answer": answer, "ms": ms,
+      human_log.append(self.path, {"id": d.id, "true": d.category, "answer": answer, "ms": ms,
                               "name": name, "seed": self.seed, "time": now})
       mine[d.id] = answer
       return self.progress(name)
@@ -273,10 +242,10 @@ def build(workdir, data_dir=None, categories=None, n=100, seed=0, port=0, log=pr
   workdir = pathlib.Path(workdir)
   try:
     workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir / LOG_NAME, "a"):
+    with open(workdir / human_log.FILE, "a"):
       pass  # writable now, not at the first answer
   except OSError as e:
-    raise QdError(f"cannot write {workdir / LOG_NAME}: {e.strerror}", "pass a writable --workdir") from None
+    raise QdError(f"cannot write {workdir / human_log.FILE}: {e.strerror}", "pass a writable --workdir") from None
   return HumanServer(Session(drawings, list(split.names), seed, workdir), port)
 
 

