@@ -63,12 +63,12 @@ def gemm_gflops(n: int = 2048) -> float:
   return 2 * n ** 3 / best / 1e9
 
 
-def qd_jax_runner(model, batch, n_steps, x, y, models=1):
+def qd_jax_runner(model, batch, n_steps, x, y, models=1, layers="auto"):
   """qd_jax's compiled epoch (steps.Steps.epoch) over `models` stacked runs (qd_jax.cohort)."""
   import jax
   from qd_jax import cohort, steps
   mesh = steps.make_mesh()
-  impl = steps.layers_impl("auto")  # the layers qd_jax trains with by default
+  impl = steps.layers_impl(layers)  # "auto": the layers qd_jax trains with by default
   net, apply, tx = steps.model_and_optimizer(model, NUM_CLASSES, LEARNING_RATE, impl)
   setting = ("benchmark", model, NUM_CLASSES, LEARNING_RATE, impl)
   mb = steps.default_microbatch(model, impl) if mesh.size == 1 else 0  # as train_run chooses it
@@ -111,10 +111,10 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
   runners = {}
   for impl in impls:
     if impl == "qd_jax":
-      runners[impl] = qd_jax_runner(model, batch, steps, x, y)
+      runners[impl] = qd_jax_runner(model, batch, steps, x, y, layers=args.layers)
     elif impl == "qd_jax_models":
       for m in args.models_at_once:
-        runners[f"qd_jax_models{m}"] = qd_jax_runner(model, batch, steps, x, y, m)
+        runners[f"qd_jax_models{m}"] = qd_jax_runner(model, batch, steps, x, y, m, args.layers)
     elif impl == "keras":  # both settings; the faster one is reported
       runners["keras_xla"] = keras_runner(model, batch, steps, x, y, True)
       runners["keras_noxla"] = keras_runner(model, batch, steps, x, y, False)
@@ -182,6 +182,8 @@ def parse(argv):
   p.add_argument("--min-time", type=float, default=0.5, help="seconds per timed window (at least one call)")
   p.add_argument("--pause", type=float, default=0.2, help="idle seconds before each window")
   p.add_argument("--models-at-once", default="8", help="M for the qd_jax_models<M> rows (a list: 3,16)")
+  p.add_argument("--layers", default="auto", choices=("auto", "xla", "fast"),
+                 help="qd_jax's layer formulation (auto: fast on CPUs, XLA's on accelerators)")
   p.add_argument("--no-pipeline", dest="pipeline", action="store_false",
                  help="skip the tf.data delivery check (written to <json stem>_pipeline.json)")
   p.add_argument("--pipeline-rows", type=int, default=50000, help="rows per file for that check")

@@ -57,9 +57,10 @@ def place(tree, sharding: NamedSharding):
 
 
 def default_microbatch(model_name: str, impl: str = "fast") -> int:
-  """Chunk rows for microbatch_value_and_grad on the fast path, measured best here at batches
-  128 and 1024: 64 for CNN1, 128 for CNN2; 0 (whole batches) for FC and for XLA's layers."""
-  if impl != "fast":
+  """Chunk rows for microbatch_value_and_grad on the fast path on XLA:CPU, measured best there at
+  batches 128 and 1024: 64 for CNN1, 128 for CNN2; 0 (whole batches) for FC, for XLA's layers,
+  and on accelerators, where chunks would only serialise work the chip runs in parallel."""
+  if impl != "fast" or jax.default_backend() != "cpu":
     return 0
   return {"cnn1": 64, "cnn2": 128}.get(model_name, 0)
 

@@ -61,6 +61,14 @@ def test_missing_peer_is_skipped_with_one_line(bench, tmp_path, capsys, monkeypa
   assert "not installed" in out.split("qd_jax/peer", 1)[1]  # the table's torch cell
 
 
+def test_layers_flag_picks_the_formulation(bench, tmp_path):
+  for layers in ("xla", "fast"):
+    rows = tiny(bench, tmp_path / f"{layers}.json", "qd_jax,qd_jax_models", "--no-pipeline", "--layers", layers)
+    assert all(f"layers {layers}," in r["detail"] for r in rows), rows
+  with pytest.raises(SystemExit):
+    tiny(bench, tmp_path / "bad.json", "qd_jax", "--no-pipeline", "--layers", "cudnn")
+
+
 def test_rejects_unknown_names(bench, tmp_path):
   with pytest.raises(SystemExit):
     bench.main(["--json", str(tmp_path / "x.json"), "--models", "vgg"])

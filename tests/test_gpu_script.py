@@ -45,7 +45,7 @@ def test_gpu_sh_runs_every_stage_in_order_even_after_a_failure(tmp_path):
   assert out.returncode == 0, out.stderr
   lines = calls.read_text().splitlines()
   order = ["-c import jax", "throughput.py", "paper_scale_data.py", "--workdir=" + str(tmp_path / "out/h2"),
-           "--workdir=" + str(tmp_path / "out/h2_det"), "compare_runs.py", "estimate.py"]
+           "--workdir=" + str(tmp_path / "out/h2_det"), "compare_runs.py", "estimate.py", "--layers fast"]
   assert len(lines) == len(order), lines
   for line, want in zip(lines, order):
     assert want in line, (want, line)
@@ -53,7 +53,7 @@ def test_gpu_sh_runs_every_stage_in_order_even_after_a_failure(tmp_path):
   assert "--xla_gpu_deterministic_ops=true" in lines[4] and "deterministic" not in lines[3]
   assert "--usd_per_hour 6.5" in lines[6]
   log = (tmp_path / "out/gpu.log").read_text()
-  assert "== bench: exit 3" in log and "== estimate: exit 0" in log
+  assert "== bench: exit 3" in log and "== estimate: exit 0" in log and "== bench_fast: exit 3" in log
 
 
 def test_paper_scale_data_sizes_come_from_the_designs(tmp_path, monkeypatch):
