@@ -147,7 +147,7 @@ class Session:
         raise BadAnswer(f"drawing {index} is already answered by {name or 'this anonymous person'}")
       now = datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
       human_log.append(self.path, {"id": d.id, "true": d.category, "answer": answer, "ms": ms,
-                              "name": name, "seed": self.seed, "time": now})
+                                   "name": name, "seed": self.seed, "time": now})
       mine[d.id] = answer
       return self.progress(name)
 
