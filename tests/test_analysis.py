@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from analysis import confusion, deltas, human, ols, paper, report
+from qd_jax import summary
 
 TEN = list(paper.CATEGORIES)
 
@@ -186,6 +187,18 @@ def test_report_builds_with_every_section(built):
   pngs = sorted(p.name for p in wd.glob("*.png"))
   assert len(pngs) >= 4 and set(a["figures"]) == set(pngs)
   assert all(f"({p})" in md for p in pngs)  # every figure is linked
+
+
+def test_summary_md_gives_report_md_verdicts(built):
+  """summary.md (written by the launcher) and REPORT.md decide H1 and H2 by one rule: with CNN2 ~10
+  points ahead, +5 lies outside the CI and both must still say "supported"."""
+  _, runs, a = built
+  lines = "\n".join(summary.h1_answer([r for r in runs if r["hypothesis"] == "h1"], report.REASONABLE_DEFAULT)
+                    + summary.h2_answer([r for r in runs if r["hypothesis"] == "h2"]))
+  claims = [c for c in a["verdicts"] if c["hypothesis"] in ("h1", "h2")]
+  assert len(claims) == 3 and claims[1]["verdict"] == "supported"
+  for c in claims:
+    assert f"**{c['verdict']}** ({c['reason']})" in lines
 
 
 def test_fixture_trends_are_found(built):
