@@ -2,7 +2,7 @@
 
 Each line: {"id": "<category>:<row>", "true": name, "answer": name, "ms": int, "name": str|null}.
 An answer outside the true classes (a skip, a typo) counts as wrong and is tallied as "other".
-`human_section(workdir, runs)` also scores each H1/H2 model on exactly the drawings the people
+`human_section` also scores each H1/H2 model on exactly the drawings the people
 saw, from the workdir's test_predictions.jsonl (a drawing counts for a run only when it lies in
 that run's test split, which holds for runs with the seed the human page used).
 """
@@ -78,22 +78,29 @@ def load_predictions(workdir: pathlib.Path) -> dict[str, dict]:
 
 
 def models_on_human_drawings(records: list[dict], runs: list[dict], predictions: dict) -> list[dict]:
-  """Per H1/H2 model: its accuracy and the people's on the drawings both of them classified."""
+  """Per H1/H2 model: its accuracy and the people's on the drawings both of them classified.
+
+  Each drawing counts once per model, so the Wilson CI is over distinct drawings: it is scored by
+  the first run that holds it in its test split, H2's runs before H1's (H1's FC repeats H2's), and
+  only by runs with the seed the page used, when the answer records it."""
   out = []
-  for model in sorted({r["model"] for h in ("h1", "h2") for r in rs.of(runs, h)}):
-    n = model_ok = human_ok = 0
-    for run in (r for h in ("h2", "h1") for r in rs.of(runs, h) if r["model"] == model):
+  for model in rs.models(rs.of(runs, "h1") + rs.of(runs, "h2")):
+    scored = []  # (run, {category: {row: position}}, predictions)
+    for run in (r for h in ("h2", "h1") for r in rs.of(runs, h, model)):
       p = predictions.get(run.get("run_id"))
-      if p is None:
-        continue
-      where = {c: {row: i for i, row in enumerate(rows)} for c, rows in p["rows"].items()}
-      for rec in records:
-        category, _, row = rec["id"].rpartition(":")
+      if p is not None:
+        scored.append((run, {c: {row: i for i, row in enumerate(rows)} for c, rows in p["rows"].items()}, p))
+    n = model_ok = human_ok = 0
+    for rec in records:
+      category, _, row = rec["id"].rpartition(":")
+      for run, where, p in scored:
         at = where.get(category, {}).get(int(row))
-        if at is not None:
-          n += 1
-          model_ok += run["categories"][p["pred"][category][at]] == rec["true"]
-          human_ok += rec.get("answer") == rec["true"]
+        if at is None or rec.get("seed", run["seed"]) != run["seed"]:
+          continue
+        n += 1
+        model_ok += run["categories"][p["pred"][category][at]] == rec["true"]
+        human_ok += rec.get("answer") == rec["true"]
+        break
     if n:
       low, high = wilson(model_ok, n)
       out.append({"model": model, "n": n, "model_accuracy": model_ok / n, "model_ci_low": low,
@@ -101,9 +108,9 @@ def models_on_human_drawings(records: list[dict], runs: list[dict], predictions:
   return out
 
 
-def human_section(workdir: pathlib.Path, runs: list[dict]) -> list[str]:
-  """REPORT.md lines on the human baseline; [] when the workdir has no human.jsonl."""
-  s = summary(load(workdir), runs)
+def human_section(workdir: pathlib.Path, runs: list[dict], records: list[dict], s: dict | None) -> list[str]:
+  """REPORT.md lines on the human baseline from its answers (`load`) and their `summary`; [] when
+  there are none."""
   if s is None:
     return []
   lines = ["## Human baseline", "",
@@ -121,10 +128,10 @@ def human_section(workdir: pathlib.Path, runs: list[dict]) -> list[str]:
             "| true \\ answer | " + " | ".join(s["columns"]) + " |", "|---" * (len(s["columns"]) + 1) + "|"]
   for c, row in zip(s["labels"], s["confusion_matrix"]):
     lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
-  same = models_on_human_drawings(load(workdir), runs, load_predictions(workdir))
+  same = models_on_human_drawings(records, runs, load_predictions(workdir))
   if same:
-    lines += ["", "Models on exactly the drawings the people saw (pooled over the runs whose test split "
-              "holds them):", "", "| model | drawings | model accuracy (95% Wilson CI) | people, same drawings |",
+    lines += ["", "Models on exactly the drawings the people saw (each drawing scored once, by a run whose "
+              "test split holds it):", "", "| model | drawings | model accuracy (95% Wilson CI) | people, same drawings |",
               "|---|---:|---|---:|"]
     for m in same:
       lines.append(f"| {m['model']} | {m['n']} | {fmt.pct(m['model_accuracy'], 1)} "

@@ -114,10 +114,11 @@ def build(workdir: pathlib.Path) -> dict:
   if not runs:
     raise AnalysisError(f"{workdir / 'runs.jsonl'} holds no complete run")
   a = analyse(runs, _bar(workdir))
-  a["human"] = human.summary(human.load(workdir), runs)
-  figs = draw(runs, a, workdir, a["human"])
+  answers = human.load(workdir)
+  people = a["human"] = human.summary(answers, runs)
+  figs = draw(runs, a, workdir, people)
   a["figures"] = [name for section in figs.values() for name, _ in section]
   a = _finite(a)
   (workdir / "analysis.json").write_text(json.dumps(a, indent=1, allow_nan=False) + "\n")
-  (workdir / "REPORT.md").write_text("\n".join(markdown.report(a, figs, human.human_section(workdir, runs))) + "\n")
+  (workdir / "REPORT.md").write_text("\n".join(markdown.report(a, figs, human.human_section(workdir, runs, answers, people))) + "\n")
   return a

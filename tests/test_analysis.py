@@ -256,7 +256,8 @@ def test_imbalance_ratio_as_fraction_or_percent():
 
 
 def test_human_section_is_empty_without_human_jsonl(tmp_path):
-  assert human.human_section(tmp_path, []) == []
+  records = human.load(tmp_path)
+  assert records == [] and human.human_section(tmp_path, [], records, human.summary(records, [])) == []
 
 
 def test_models_scored_on_exactly_the_drawings_people_saw():
@@ -270,6 +271,13 @@ def test_models_scored_on_exactly_the_drawings_people_saw():
   out, = human.models_on_human_drawings(records, runs, predictions)
   assert out["model"] == "cnn2" and out["n"] == 3
   assert out["model_accuracy"] == pytest.approx(2 / 3) and out["human_accuracy"] == pytest.approx(1 / 3)
+  # H1's run and another seed's run hold a:5 too; with the page's seed recorded, it still counts once
+  runs += [{"run_id": "h1/cnn2/seed0", "hypothesis": "h1", "model": "cnn2", "seed": 0, "categories": ["a", "b"]},
+           {"run_id": "h2/cnn2/seed2", "hypothesis": "h2", "model": "cnn2", "seed": 2, "categories": ["a", "b"]}]
+  predictions["h1/cnn2/seed0"] = predictions["h2/cnn2/seed0"]
+  predictions["h2/cnn2/seed2"] = {"rows": {"a": [5], "b": []}, "pred": {"a": [1], "b": []}}
+  out, = human.models_on_human_drawings([dict(r, seed=0) for r in records], runs, predictions)
+  assert out["n"] == 3 and out["model_accuracy"] == pytest.approx(2 / 3)
 
 
 def test_h2_speed_says_when_the_models_trained_stacked_differently():
