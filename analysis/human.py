@@ -7,7 +7,6 @@ saw, from the workdir's test_predictions.jsonl (a drawing counts for a run only 
 that run's test split, which holds for runs with the seed the human page used).
 """
 
-import json
 import pathlib
 
 import numpy as np
@@ -15,15 +14,15 @@ from statsmodels.stats.proportion import proportion_confint
 
 from analysis import fmt, paper
 from analysis import runs as rs
-from qd_jax import human_log
+from qd_jax import jsonl
+from qd_jax.human import LOG_NAME
 
 OTHER = "other"
 
 
 def load(workdir: pathlib.Path) -> list[dict]:
-  """The answers with a true class (qd_jax.human_log skips torn lines)."""
-  path = pathlib.Path(workdir) / human_log.FILE
-  return [r for r in human_log.read(path) if r.get("true") is not None]
+  """The answers with a true class."""
+  return [r for r in jsonl.read(pathlib.Path(workdir) / LOG_NAME) if r.get("true") is not None]
 
 
 def wilson(correct: int, n: int) -> tuple[float, float]:
@@ -65,16 +64,7 @@ def summary(records: list[dict], runs: list[dict] = ()) -> dict | None:
 
 def load_predictions(workdir: pathlib.Path) -> dict[str, dict]:
   """run_id -> {"rows": {category: [file rows]}, "pred": {category: [labels]}}; the last line wins."""
-  path = pathlib.Path(workdir) / "test_predictions.jsonl"
-  out = {}
-  if path.is_file():
-    for line in path.read_text().splitlines():
-      try:
-        p = json.loads(line)
-      except json.JSONDecodeError:
-        continue
-      out[p["run_id"]] = p
-  return out
+  return {p["run_id"]: p for p in jsonl.read(pathlib.Path(workdir) / "test_predictions.jsonl") if "run_id" in p}
 
 
 def models_on_human_drawings(records: list[dict], runs: list[dict], predictions: dict) -> list[dict]:

@@ -4,6 +4,8 @@ import json
 import math
 import pathlib
 
+from qd_jax import jsonl
+
 MODEL_ORDER = ("fc", "cnn1", "cnn2")
 HYPOTHESES = ("h1", "h2", "h3", "h4", "h5", "h6")
 
@@ -14,16 +16,7 @@ def load(path: pathlib.Path) -> list[dict]:
   A run recorded twice (same hypothesis, model, seed and point) keeps its last record, so a
   rerun that appended again does not count twice in the statistics.
   """
-  runs = {}
-  for line in pathlib.Path(path).read_text().splitlines():
-    if not line.strip():
-      continue
-    try:
-      r = json.loads(line)
-    except json.JSONDecodeError:
-      continue
-    if isinstance(r, dict) and "hypothesis" in r and "model" in r:
-      runs[key(r)] = r
+  runs = {key(r): r for r in jsonl.read(path) if "hypothesis" in r and "model" in r}
   return list(runs.values())
 
 

@@ -22,10 +22,11 @@ import zlib
 
 import numpy as np
 
-from qd_jax import human_log
+from qd_jax import jsonl
 from qd_jax.data import npy, splits
 from qd_jax.errors import QdError
 
+LOG_NAME = "human.jsonl"
 MAX_BODY = 4096  # an answer is ~100 bytes
 MAX_NAME = 100
 KEYS = ("index", "answer", "ms", "name")
@@ -107,11 +108,11 @@ class Session:
 
   def __init__(self, drawings: list[Drawing], categories: list[str], seed: int, workdir: pathlib.Path):
     self.drawings, self.categories, self.seed = drawings, categories, seed
-    self.path = workdir / human_log.FILE
+    self.path = workdir / LOG_NAME
     self.lock = threading.Lock()  # one check-then-append at a time
     ids = {d.id for d in drawings}
     self.answers: dict[str | None, dict[str, str]] = {}
-    for rec in human_log.read(self.path):
+    for rec in jsonl.read(self.path):
       if rec.get("seed") == seed and rec.get("id") in ids and isinstance(rec.get("answer"), str):
         self.answers.setdefault(rec.get("name"), {})[rec["id"]] = rec["answer"]
 
@@ -146,8 +147,8 @@ class Session:
       if d.id in mine:
         raise BadAnswer(f"drawing {index} is already answered by {name or 'this anonymous person'}")
       now = datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
-      human_log.append(self.path, {"id": d.id, "true": d.category, "answer": answer, "ms": ms,
-                                   "name": name, "seed": self.seed, "time": now})
+      jsonl.append(self.path, {"id": d.id, "true": d.category, "answer": answer, "ms": ms,
+                               "name": name, "seed": self.seed, "time": now}, keep_torn=True)
       mine[d.id] = answer
       return self.progress(name)
 
@@ -242,10 +243,10 @@ def build(workdir, data_dir=None, categories=None, n=100, seed=0, port=0, log=pr
   workdir = pathlib.Path(workdir)
   try:
     workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir / human_log.FILE, "a"):
+    with open(workdir / LOG_NAME, "a"):
       pass  # writable now, not at the first answer
   except OSError as e:
-    raise QdError(f"cannot write {workdir / human_log.FILE}: {e.strerror}", "pass a writable --workdir") from None
+    raise QdError(f"cannot write {workdir / LOG_NAME}: {e.strerror}", "pass a writable --workdir") from None
   return HumanServer(Session(drawings, list(split.names), seed, workdir), port)
 
 

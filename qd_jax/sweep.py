@@ -13,7 +13,7 @@ from typing import Callable
 import jax
 import ml_collections
 
-from qd_jax import checkpoint, cohort, hypotheses, models, steps, summary, train, workdir as wd
+from qd_jax import checkpoint, cohort, hypotheses, jsonl, models, steps, summary, train, workdir as wd
 from qd_jax.data import categories as cats, download, npy, splits
 from qd_jax.errors import QdError
 
@@ -183,8 +183,8 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
                     "rows_requested": point.rows_requested, "split": member.split.describe(),
                     "quick": config.quick, "jax_rng": wd.rng_settings(), **result}
           if writer:
-            wd.append_line(workdir / "test_predictions.jsonl", {"run_id": member.tag, **predictions})
-            wd.append_line(workdir / "runs.jsonl", record)
+            jsonl.append(workdir / "test_predictions.jsonl", {"run_id": member.tag, **predictions}, sort_keys=True)
+            jsonl.append(workdir / "runs.jsonl", record, sort_keys=True)
           member.checkpoints.remove(delete=writer)  # the finished run lives in runs.jsonl
         if writer:
           summary.write(workdir, configs)

@@ -1,7 +1,6 @@
 """The workdir: the single output root of a run (config, environment, runs.jsonl, summary.md)."""
 
 import importlib.metadata
-import json
 import os
 import pathlib
 import platform
@@ -9,6 +8,7 @@ import sys
 
 import jax
 
+from qd_jax import jsonl
 from qd_jax.errors import QdError
 
 PACKAGES = ("qd_jax", "jax", "jaxlib", "flax", "optax", "numpy", "tensorflow-cpu", "tensorflow",
@@ -56,34 +56,6 @@ def rng_settings() -> dict:
           "threefry_partitionable": jax.config.jax_threefry_partitionable}
 
 
-def append_line(path: pathlib.Path, record: dict) -> None:
-  """Appends one whole JSON line: a crash leaves the file without it, never with half of it."""
-  line = json.dumps(record, sort_keys=True) + "\n"
-  _drop_torn_tail(path)
-  with open(path, "a") as f:
-    f.write(line)
-    f.flush()
-    os.fsync(f.fileno())
-
-
-def _drop_torn_tail(path: pathlib.Path) -> None:
-  """A line cut by a kill mid-write would glue onto the next one: cut it off first."""
-  if not path.exists() or path.stat().st_size == 0:
-    return
-  data = path.read_bytes()
-  if not data.endswith(b"\n"):
-    with open(path, "r+b") as f:
-      f.truncate(data.rfind(b"\n") + 1)
-
-
 def read_runs(workdir: pathlib.Path) -> list[dict]:
-  path = workdir / "runs.jsonl"
-  if not path.exists():
-    return []
-  runs = []
-  for line in path.read_text().splitlines():
-    try:
-      runs.append(json.loads(line))
-    except json.JSONDecodeError:
-      continue  # a torn last line from a crash elsewhere: the run simply reruns
-  return runs
+  """runs.jsonl's whole records (a torn last line is skipped: that run simply reruns)."""
+  return jsonl.read(workdir / "runs.jsonl")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from qd_jax import checkpoint, steps, train, workdir as wd
+from qd_jax import checkpoint, jsonl, steps, train, workdir as wd
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 
@@ -87,12 +87,16 @@ def test_checkpoints_wait_min_seconds_but_a_sigterm_saves_at_once(tiny_data_dir,
 
 def test_torn_last_line_is_dropped_before_the_next_append(tmp_path):
   path = tmp_path / "runs.jsonl"
-  wd.append_line(path, {"run_id": "a"})
+  jsonl.append(path, {"run_id": "a"})
   with open(path, "a") as f:
     f.write('{"run_id": "b", "test_acc')  # what a kill mid-write could leave
   assert [r["run_id"] for r in wd.read_runs(tmp_path)] == ["a"]
-  wd.append_line(path, {"run_id": "c"})
+  jsonl.append(path, {"run_id": "c"})
   assert [json.loads(line)["run_id"] for line in path.read_text().splitlines()] == ["a", "c"]
+  with open(path, "a") as f:
+    f.write('{"run_id": "d", "pred": "' + "x" * 200_000)  # torn far past one read-back block
+  jsonl.append(path, {"run_id": "e"})
+  assert [json.loads(line)["run_id"] for line in path.read_text().splitlines()] == ["a", "c", "e"]
 
 
 # --- whole launches, killed for real ---------------------------------------------------------
