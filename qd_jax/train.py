@@ -78,16 +78,17 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
       states[j] = steps.place(state, progs[ks[j]].repl)
       histories[j], train_seconds = meta["history"][:start], meta["train_seconds"]
       log(f"{tags[j]} resumed after epoch {start} from {m.checkpoints.directory}")
+  # Stacked once; the epoch program hands the stacked state on. Each epoch splits a copy off for
+  # validation and checkpoints, outside the timed part.
+  stacked = cohort.stack(states) if input_pipeline == "device" else None
   last_save = time.monotonic()
   for epoch in range(start, epochs):
     t0 = time.perf_counter()
     compile_before = compiled_for()
     if input_pipeline == "device":
       idx, active = cohort.epoch_tables(members, epoch, batch_size)
-      stacked = cohort.stack(states)
       stacked, out = big.epoch(stacked, x_train, y_train, steps.place(idx, big.steps_split), mask,
                                None if active is None else steps.place(active, big.repl))
-      states = cohort.unstack(stacked, states)
       live = np.ones(idx.shape[:2], bool) if active is None else active
       loss_sums = np.sum(np.asarray(out["loss"]) * live, 0)
       corrects = np.sum(np.asarray(out["correct"]) * live, 0)
@@ -104,6 +105,8 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
     # A cohort's time is shared: each run is charged its share (same-sized cohorts compare fairly).
     seconds = (time.perf_counter() - t0 - (compiled_for() - compile_before)) / len(members)
     train_seconds += seconds
+    if stacked is not None:
+      states = cohort.unstack(stacked, states)
     for j, m in enumerate(members):
       train_loss = float(loss_sums[j]) / int(counts[j])
       _check_loss(train_loss, epoch + 1, "training", learning_rate)
