@@ -249,15 +249,18 @@ def _closed_port_url():
     return f"http://127.0.0.1:{s.getsockname()[1]}/"
 
 
-def test_ensure_local_offline_is_one_line_naming_everything(tmp_path):
+def test_ensure_local_offline_is_one_line_naming_everything(tmp_path, monkeypatch):
   d = tmp_path / "d"
   d.mkdir()
   np.save(d / "apple.npy", np.zeros((3, 784), np.uint8))
-  start = time.monotonic()
+  sleeps, connects, real_connect = [], [], socket.create_connection
+  monkeypatch.setattr(download.time, "sleep", sleeps.append)
+  monkeypatch.setattr(socket, "create_connection", lambda *a, **k: connects.append(a) or real_connect(*a, **k))
   with pytest.raises(QdError) as err:
     download.ensure_local(["apple", "smiley face", "cat"], d, 10, base_url=_closed_port_url(),
                           progress=False)
-  assert time.monotonic() - start < 1.0  # refused on first contact is offline: no retries
+  # refused on first contact is offline: no backoff, at most one attempt per missing category
+  assert sleeps == [] and 1 <= len(connects) <= 2
   msg = str(err.value)
   assert "\n" not in msg and "'smiley face', 'cat' (offline:" in msg
   assert "has: apple;" in msg and "categories from those" in msg and "'apple'" not in msg

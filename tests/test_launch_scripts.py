@@ -22,6 +22,10 @@ STARTUP = LAUNCH / "startup_script.sh"
 MULTIHOST = LAUNCH / "multihost.sh"
 SBATCH = LAUNCH / "slurm.sbatch"
 SCRIPTS = [GCP, STARTUP, MULTIHOST, SBATCH]
+# Every shell file in the repo, for bash -n and shellcheck (the sourced helpers and gpu.sh, which
+# keeps going after a failed stage, are not held to `set -euo pipefail`).
+LINTED = SCRIPTS + [LAUNCH / "common.sh", LAUNCH / "local.sh", ROOT / "benchmarks" / "gpu.sh",
+                    ROOT / "benchmarks" / "paper_times.sh"]
 GCP_REQUIRED = ["--project=my-proj", "--zone=us-central1-a", "--bucket=gs://my-bucket", "--hypothesis=h2"]
 
 
@@ -53,7 +57,12 @@ def no_gcloud(tmp_path):
 
 # --- syntax ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_every_shell_file_is_linted():
+  found = {p for p in ROOT.glob("*/*") if p.suffix in (".sh", ".sbatch") and ".git" not in p.parts}
+  assert found == set(LINTED)
+
+
+@pytest.mark.parametrize("script", LINTED, ids=lambda p: p.name)
 def test_bash_n(script):
   out = _run(["bash", "-n", script])
   assert out.returncode == 0, out.stderr
@@ -64,7 +73,7 @@ def test_shellcheck():
     if os.environ.get("CI"):
       pytest.fail("shellcheck is not installed (apt-get install -y shellcheck), and CI is set")
     pytest.skip("shellcheck is not installed (apt-get install -y shellcheck)")
-  out = _run(["shellcheck", "--shell=bash", *SCRIPTS])
+  out = _run(["shellcheck", "--shell=bash", *LINTED])
   assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -414,8 +423,8 @@ def test_sbatch_passes_sigterm_and_requeues(tmp_path):
   _exe(tmp_path / "srun", 'while [[ $1 == --* ]]; do shift; done\nexec "$@"\n')
   _exe(tmp_path / "scontrol", f'echo "scontrol $*" >>"{log}"\n')
   _exe(tmp_path / "python", f"""
-      echo "python $*" >>"{log}"
       trap 'echo saved >>"{log}"; exit 143' TERM
+      echo "python $*" >>"{log}"
       for _ in $(seq 100); do sleep 0.1 & wait $!; done
       """)
   full_env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": "42",

@@ -120,9 +120,10 @@ def _checkpoint_steps(workdir):
 def _start_and_kill(cmd, when, sig=signal.SIGKILL, timeout=120):
   proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   deadline = time.time() + timeout
-  while not when() and proc.poll() is None and time.time() < deadline:
+  while not (reached := when()) and proc.poll() is None and time.time() < deadline:
     time.sleep(0.01)
   assert proc.poll() is None, f"finished before the kill point: {proc.stderr.read()}"
+  assert reached, f"the kill point was not reached in {timeout} s"
   proc.send_signal(sig)
   _, err = proc.communicate(timeout=120)
   return proc.returncode, err
