@@ -12,9 +12,9 @@ import sys
 from qd_jax import workdir as wd
 
 
-def per_model(workdir: pathlib.Path) -> dict[str, dict]:
+def per_model(runs: list[dict]) -> dict[str, dict]:
   out = collections.defaultdict(lambda: {"runs": 0, "train_seconds": 0.0, "compile_seconds": 0.0})
-  for r in wd.read_runs(workdir):
+  for r in runs:
     o = out[r["model"]]
     o["runs"] += 1
     o["train_seconds"] += r["train_seconds"]
@@ -23,16 +23,14 @@ def per_model(workdir: pathlib.Path) -> dict[str, dict]:
 
 
 def main(argv) -> None:
-  a_dir, b_dir = (pathlib.Path(p) for p in argv)
-  a, b = per_model(a_dir), per_model(b_dir)
+  runs_a, runs_b = ({r["run_id"]: r for r in wd.read_runs(pathlib.Path(p))} for p in argv)
+  a, b = per_model(list(runs_a.values())), per_model(list(runs_b.values()))
   print(f"{'model':>5} {'runs':>4} {'train s (A)':>12} {'train s (B)':>12} {'B/A':>6}")
   for model in a:
     if model in b:
       ra, rb = a[model], b[model]
       print(f"{model:>5} {ra['runs']:>4} {ra['train_seconds']:12.2f} {rb['train_seconds']:12.2f} "
             f"{rb['train_seconds'] / ra['train_seconds']:6.2f}")
-  runs_a = {r["run_id"]: r for r in wd.read_runs(a_dir)}
-  runs_b = {r["run_id"]: r for r in wd.read_runs(b_dir)}
   same = [k for k in runs_a if k in runs_b and runs_a[k]["epochs"][-1]["train_loss"] == runs_b[k]["epochs"][-1]["train_loss"]]
   gaps = [abs(runs_a[k]["test_loss"] - runs_b[k]["test_loss"]) for k in runs_a if k in runs_b]
   print(f"final train loss bitwise equal in {len(same)} of {len(gaps)} runs; "

@@ -49,7 +49,8 @@ def read_estimate(path: str) -> dict[str, tuple[int, float]]:
 
 
 def predict(walls: dict[str, float], estimate: dict[str, tuple[int, float]]) -> tuple[dict[str, float], float]:
-  """Wall seconds of the unmeasured hypotheses, and the per-run overhead they were predicted with."""
+  """Wall seconds of the unmeasured hypotheses, and the per-run overhead they were predicted with
+  (from the hypotheses in both `walls` and `estimate`)."""
   known = [h for h in walls if h in estimate]
   if not known:
     sys.exit("cost: no hypothesis has both a wall time and an estimate, so nothing can be predicted")
@@ -71,12 +72,13 @@ def main(argv=None) -> list[tuple[str, float, float, bool]]:
   for h, seconds, usd, guessed in rows:
     print(f"{h}: {seconds / 60:5.2f} min  {usd:6.3f} USD" + ("  (predicted, not measured)" if guessed else ""))
   if predicted:
+    known = sorted(h for h in walls if h in estimate)
     print(f"predicted: estimated training + runs x {per_run:.2f} s, the median per-run overhead of "
-          f"{', '.join(sorted(h for h in walls))}")
-    held_out = {h: predict({g: s for g, s in walls.items() if g != h}, estimate)[0][h] / walls[h] - 1
-                for h in walls if h in estimate and len(walls) > 1}
-    print("the same rule on each measured one, from the others: "
-          + ", ".join(f"{h} {err:+.0%}" for h, err in sorted(held_out.items())))
+          f"{', '.join(known)}")
+    if len(known) > 1:
+      held_out = {h: predict({g: walls[g] for g in known if g != h}, estimate)[0][h] / walls[h] - 1 for h in known}
+      print("the same rule on each measured one, from the others: "
+            + ", ".join(f"{h} {err:+.0%}" for h, err in held_out.items()))
   measured = [r for r in rows if not r[3]]
   print(f"total of the measured: {sum(r[1] for r in measured) / 60:.2f} min, {sum(r[2] for r in measured):.2f} USD "
         f"at {args.usd_per_hour} USD/h")

@@ -17,7 +17,8 @@ hyps=("$@")
 [ ${#hyps[@]} -gt 0 ] || hyps=(h1 h2 h3 h4 h5 h6)
 mkdir -p "$out"
 data=${QD_GPU_DATA:-$out/paper_data}
-[ -n "${QD_GPU_DATA:-}" ] || [ -f "$data/fork.npy" ] || "$py" "$here/paper_scale_data.py" "$data"
+# SOURCES.md is the last file paper_scale_data.py writes: its presence means the set is whole
+[ -n "${QD_GPU_DATA:-}" ] || [ -f "$data/SOURCES.md" ] || "$py" "$here/paper_scale_data.py" "$data"
 for h in "${hyps[@]}"; do
   start=$(date +%s.%N)
   rc=0

@@ -230,8 +230,6 @@ def main(argv=None) -> list[dict]:
   print(format_table(rows, args.models, args.batches, named(impls, args)))
   print(f"\nbest of {args.rounds} windows of >= {args.min_time}s each; {time.perf_counter() - t_start:.0f}s "
         f"in all; load average {os.getloadavg()[0]:.2f} at the end")
-  with open(args.json, "w") as f:
-    json.dump(rows, f, indent=1)
   if args.pipeline:
     pipeline_check(rows, args)
   return rows

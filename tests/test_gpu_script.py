@@ -5,6 +5,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import numpy as np
@@ -21,6 +22,13 @@ def _module(name):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
+
+
+def test_gpu_sh_stage_limits_fit_in_8_minutes_as_its_header_says():
+  text = (BENCH / "gpu.sh").read_text()
+  limits = [int(n) for n in re.findall(r"^\s*stage [a-z_0-9]+ (\d+) ", text, re.M)]
+  assert len(limits) == 8 and sum(limits) <= 480
+  assert f"time limits add up to {sum(limits)} s" in text
 
 
 def test_gpu_sh_runs_every_stage_in_order_even_after_a_failure(tmp_path):

@@ -418,6 +418,11 @@ def test_sbatch_header():
   assert any(line.startswith("srun ") and "python -m qd_jax.launch" in line for line in lines)
 
 
+def test_sbatch_without_its_arguments_is_one_line_and_exit_2():
+  out = _run(["bash", SBATCH, "h2"])
+  assert out.returncode == 2 and out.stderr.count("\n") == 1 and "give HYPOTHESIS and WORKDIR" in out.stderr
+
+
 def test_sbatch_passes_sigterm_and_requeues(tmp_path):
   log = tmp_path / "calls"
   _exe(tmp_path / "srun", 'while [[ $1 == --* ]]; do shift; done\nexec "$@"\n')

@@ -22,7 +22,7 @@ READ_ROWS = 8192  # rows per memmap read
 tf.config.set_visible_devices([], "GPU")
 
 def _reader(split: Split):
-  """Reads one batch of (label, file row) pairs from the category memmaps."""
+  """Reads the pixels of (label, file row) pairs, a group of batches at a time, from the category memmaps."""
   maps = [npy.open_rows(c.path) for c in split.categories]
 
   def read(labels, rows):
