@@ -227,3 +227,5 @@ def test_sha256_is_computed_once_per_file_version(tmp_path, monkeypatch):
   path.write_bytes(b"two!")  # a new size (and mtime): hashed again
   os.utime(path, ns=(1, 1))
   assert npy.sha256(path) == real(b"two!").hexdigest() and len(calls) == 2
+  path.replace(tmp_path / "b.npy")  # a download renames its temp file into place: the same version
+  assert npy.sha256(tmp_path / "b.npy") == real(b"two!").hexdigest() and len(calls) == 2

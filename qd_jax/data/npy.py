@@ -5,7 +5,6 @@ data is only ever opened with allow_pickle=False.
 """
 
 import dataclasses
-import functools
 import hashlib
 import io
 import os
@@ -73,15 +72,21 @@ def write_header(f: io.BufferedIOBase, rows: int) -> None:
       f, {"descr": "|u1", "fortran_order": False, "shape": (rows, ROW_BYTES)})
 
 
+_HASHES: dict[tuple, str] = {}
+
+
 def sha256(path: pathlib.Path) -> str:
-  """The file's sha256, computed once per (path, size, mtime): a launch checks a downloaded file
-  and then records it, and a 100 MB official file takes about 0.3 s to hash."""
+  """The file's sha256, computed once per file version (device, inode, size, mtime): a launch
+  checks a file and then records it, and a download hashes its temp file, which the rename into
+  place keeps as the same inode. A 100 MB official file takes about 0.3 s to hash."""
   st = os.stat(path)
-  return _sha256(str(pathlib.Path(path).resolve()), st.st_size, st.st_mtime_ns)
+  key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+  if key not in _HASHES:
+    _HASHES[key] = _hash(path)
+  return _HASHES[key]
 
 
-@functools.lru_cache(maxsize=1024)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
+def _hash(path: pathlib.Path) -> str:
   h = hashlib.sha256()
   with open(path, "rb") as f:
     for block in iter(lambda: f.read(1 << 20), b""):
