@@ -147,9 +147,9 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
   # Everything above may refuse the input; only now does the workdir get written.
   config_json = json.dumps({c.hypothesis: json.loads(c.to_json_best_effort()) for c in configs},
                            sort_keys=True, indent=2)
-  wd.prepare(workdir, config_json, write=writer)
   used = {n: p for _, files, _, _ in plans for n, p in files.items()}
   if writer:
+    wd.prepare(workdir, config_json)
     wd.write_atomic(workdir / "environment.json", json.dumps(wd.environment(data_record(used)), indent=2))
   done = {r["run_id"] for r in wd.read_runs(workdir)}
   for config, files, pts, pipeline in plans:

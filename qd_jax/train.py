@@ -24,10 +24,10 @@ def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
                   f"lower --config.learning_rate (it is {learning_rate:g})")
 
 
-def train_run(model_name: str, split: splits.Split, *, seed: int, tag: str = "",
+def train_run(model_name: str, split: splits.Split, *, seed: int,
               checkpoints: checkpoint.RunCheckpoints | None = None, **kw) -> dict:
   """Trains one model on `split`: a cohort of one (train_cohort has the keywords)."""
-  return train_cohort(model_name, [cohort.Member(split, seed, tag, checkpoints)], **kw)[0]
+  return train_cohort(model_name, [cohort.Member(split, seed, "", checkpoints)], **kw)[0]
 
 
 def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, batch_size: int,

@@ -21,10 +21,8 @@ def write_atomic(path: pathlib.Path, text: str) -> None:
   os.replace(tmp, path)
 
 
-def prepare(workdir: pathlib.Path, config_json: str, write: bool = True) -> None:
+def prepare(workdir: pathlib.Path, config_json: str) -> None:
   """Creates the workdir, or checks that an existing one was made by the same config."""
-  if not write:
-    return
   try:
     workdir.mkdir(parents=True, exist_ok=True)
     probe = workdir / ".write_test"
