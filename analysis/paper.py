@@ -2,15 +2,15 @@
 
 Source: the paper's claims as transcribed into this project's brief (Sections 3-5 and Figs. 8-11).
 We do not hold the PDF, so any number not listed here is reported as NOT_IN_SOURCE, never guessed.
-The ten categories are Section 3's, as also listed in qd_jax.data.categories.PAPER_CATEGORIES.
 """
+
+from qd_jax.data.categories import PAPER_CATEGORIES
 
 TITLE = "Quick, Draw! Image Classification (2018)"
 NOT_IN_SOURCE = "not in our source"
 
 # Section 3: the ten categories every experiment but H4 draws from.
-CATEGORIES = ("fish", "fork", "hot dog", "flamingo", "airplane", "alarm clock",
-              "baseball bat", "bicycle", "dolphin", "elephant")
+CATEGORIES = PAPER_CATEGORIES
 
 # Two team members labelled drawings of the ten classes.
 HUMAN_ACCURACY = 0.87
@@ -21,9 +21,8 @@ HUMAN_CLASSES = 10
 H2_DELTA_POINTS = 5.0
 H2_SPEEDUP = 13.0
 
-# H3 (Fig. 8): train/val accuracy and loss at epochs 1 and 10 for these rows per category.
-# We do not have the figure's cell values, only its design.
-H3_ROWS = (500, 1_000, 3_000, 5_000, 7_000, 10_000)
+# H3 (Fig. 8): train/val accuracy and loss at epochs 1 and 10 for 500 ... 10,000 rows per
+# category (DESIGN below). We do not have the figure's cell values, only its design.
 H3_EPOCHS = (1, 10)
 
 # H4 (Fig. 9): fork (50,000 rows) vs hammer at these minority:majority ratios, tested on
@@ -44,7 +43,6 @@ H5_LOSS_RELATIVE_PER_CATEGORY = 0.064
 # H6 (Fig. 11): n = 7,000..20,000 rows per category at k = 10; accuracy rises 0.0016
 # percentage points per added row (1.6 points per 1,000 rows).
 H6_ROWS_RANGE = (7_000, 20_000)
-H6_K = 10
 H6_ACC_POINTS_PER_ROW = 0.0016
 
 # What each hypothesis' design was in the paper, for the "what was run" table.

@@ -91,7 +91,7 @@ def h4(row: dict | None, table: list[dict]) -> dict | None:
       ends.append(f"at {fmt.ratio_pct(r['imbalance_ratio'])} ours {fmt.pct(m['mean'], 1)} vs paper "
                   f"{fmt.pct(r['paper_minority_accuracy'], 0)} ({inside(r['paper_minority_accuracy'], m['ci_low'], m['ci_high'])})")
   return _claim("h4", "minority accuracy rises with the imbalance ratio",
-                "43% at 0.2% to 98% at 100%",
+                " to ".join(f"{fmt.pct(acc, 0)} at {fmt.ratio_pct(r)}" for r, acc in paper.H4_MINORITY_ACCURACY.items()),
                 f"{fmt.signed(row['coef'], scale=100)} points per 10x ratio, CI {fmt.ci(row['ci_low'], row['ci_high'], scale=100)}",
                 direction(row["ci_low"], row["ci_high"], +1),
                 "; ".join(ends) or "the paper's endpoint ratios (0.2%, 100%) were not run")
@@ -140,9 +140,3 @@ def decide(a: dict, bar: float) -> list[dict]:
             ols.find(rows_, "h5", "log(test_loss)", "num_categories", pm.get("h5")))
   out.append(h6(ols.find(rows_, "h6", "test_accuracy", "rows_per_category", pm.get("h6"))))
   return [c for c in out if c is not None]
-
-
-def mark(claims: list[dict], h: str) -> dict | None:
-  """The claim a hypothesis is marked by: its primary one."""
-  return next((c for c in claims if c["hypothesis"] == h and c["primary"]), None)
-
