@@ -59,16 +59,15 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 
 def scored_split(data_dir: str | None, categories: str | None, seed: int, log=print) -> splits.Split:
   """The split `launch --hypothesis=h2` scores its models on, for these data and this seed."""
-  from qd_jax import configs, sweep  # heavy (JAX); only once the flags are known to be good
+  from qd_jax import configs, hypotheses, sweep  # heavy (JAX); only once the flags are known to be good
   overrides = {"seed": seed}
   if data_dir:
     overrides["data_dir"] = str(data_dir)
   if categories:
     overrides["categories"] = categories
   config = configs.get_config("h2", overrides=overrides)
-  files, rows = sweep.resolve_data(config, log)
-  sizes = splits.sizes_for(rows, config.val_fraction, config.test_fraction)
-  return splits.make_split(files, {c: sizes for c in files}, seed)
+  point, = hypotheses.points(config, *sweep.resolve_data(config, log), log)
+  return splits.make_split(point.files, point.sizes, seed)
 
 
 def pick(split: splits.Split, n: int, seed: int) -> list[tuple[str, int]]:
