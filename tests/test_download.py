@@ -379,6 +379,8 @@ def test_ensure_local_never_uses_a_damaged_file_it_cannot_refetch(server, tmp_pa
   msg = str(err.value)
   assert "\n" not in msg and msg.startswith(str(d / "cat.npy")) and "it is damaged" in msg
   assert ("offline:" if download_on else "downloads disabled") in msg
+  assert ("fetching it again failed" in msg) == download_on  # nothing is fetched with downloads off
+  assert ("--config.download=True" in msg) == (not download_on)
 
 
 def test_ensure_local_leaves_a_damaged_user_file_to_the_reader(server, tmp_path):

@@ -228,7 +228,10 @@ def ensure_local(categories: Sequence[str], data_dir: pathlib.Path, rows_needed:
         reason = e.reason
       except QdError as e:
         reason = " ".join(e.problem.split())
-    if damaged:  # never train on it
+    if damaged and not download:  # never train on it
+      raise QdError(f"{why}: it is damaged (downloads disabled)",
+                    "delete it and copy the official file there, or set --config.download=True")
+    if damaged:
       raise QdError(f"{why}: it is damaged and fetching it again failed ({reason})",
                     "delete it and copy the official file there, or try again when online")
     if paths[c].exists():  # a short prefix of ours beats nothing; the caller caps the rows
