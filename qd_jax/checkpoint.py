@@ -52,13 +52,14 @@ class RunCheckpoints:
     return sorted(self._manager.all_steps())
 
   def restore(self, state, epoch: int | None = None):
-    """(state, meta) from the checkpoint of `epoch` (default: the latest), or (state, None)."""
+    """(state, meta) from the checkpoint of `epoch` (default: the latest), or (state, None) for
+    epoch 0. Later checkpoints are deleted: those epochs are trained again, and saved again."""
     epoch = self._manager.latest_step() if epoch is None else epoch
+    for later in self.epochs():
+      if later > (epoch or 0):
+        self._manager.delete(later)
     if not epoch:
       return state, None
-    for later in self.epochs():
-      if later > epoch:  # to be trained again from `epoch`, and saved again
-        self._manager.delete(later)
     restored = self._manager.restore(epoch, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(self._tree(state)), meta=ocp.args.JsonRestore()))
     tree = restored["state"]

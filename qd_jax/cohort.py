@@ -57,22 +57,23 @@ def plan(steps_per_run: list[int], resume_epochs: list[int], max_size: int) -> l
   return [sorted(c) for c in cohorts]
 
 
-def resume_groups(members: list[Member]) -> list[int]:
-  """The epoch each member would resume from, for grouping (cohort.plan). A kill between two
-  members' saves leaves them an epoch apart: both are put at the older epoch, which both hold."""
-  kept = [m.checkpoints.epochs() if m.checkpoints else [] for m in members]
-  oldest = min((e[-1] for e in kept if e), default=0)
-  return [oldest if oldest in e else (e[-1] if e else 0) for e in kept]
-
-
 def resume_epoch(members: list[Member]) -> int:
-  """The epoch every member has a checkpoint of, latest first (0: start afresh).
+  """The latest epoch every member holds a checkpoint of (0: start afresh).
 
-  A kill between two members' saves leaves them one epoch apart; the older one is kept too
-  (keep_checkpoints >= 2), so the whole cohort resumes from it and repeats the same epoch."""
+  Members save one after another, so a kill between two members' saves leaves them one save
+  apart. The newer member keeps its older checkpoint too (keep_checkpoints >= 2, checked by
+  sweep.validate), so the whole cohort resumes from that one, as the same cohort, and its
+  numbers stay bitwise those of an uninterrupted run."""
   kept = [set(m.checkpoints.epochs()) if m.checkpoints else set() for m in members]
-  common = set.intersection(*kept) if kept else set()
-  return max(common, default=0)
+  return max(set.intersection(*kept) if kept else set(), default=0)
+
+
+def resume_groups(members: list[Member]) -> list[int]:
+  """The epoch each member resumes from, for `plan`: `resume_epoch` of the members that hold
+  checkpoints (the cohort a kill interrupted; finished runs drop theirs), 0 for the rest."""
+  held = [bool(m.checkpoints and m.checkpoints.epochs()) for m in members]
+  common = resume_epoch([m for m, h in zip(members, held) if h])
+  return [common if h else 0 for h in held]
 
 
 def _pad_to(a, shape):

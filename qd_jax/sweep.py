@@ -33,13 +33,17 @@ def default_data_dir() -> pathlib.Path:
 def validate(config: ml_collections.ConfigDict) -> None:
   """Refuses values that would fail later, naming the flag to fix."""
   positive = ("rows_per_category", "epochs", "batch_size", "eval_batch_size", "num_seeds",
-              "device_data_max_mb", "checkpoint_every", "keep_checkpoints")
+              "device_data_max_mb", "checkpoint_every")
   for key in positive:
     if config[key] <= 0:
       raise QdError(f"--config.{key}={config[key]} must be positive", f"pass --config.{key}=N with N > 0")
   if config.checkpoint_min_seconds < 0:
     raise QdError(f"--config.checkpoint_min_seconds={config.checkpoint_min_seconds} is negative",
                   "pass 0 to save at every due epoch")
+  if config.keep_checkpoints < 2:
+    # cohort.resume_epoch: runs that a kill left one save apart resume from the older save
+    raise QdError(f"--config.keep_checkpoints={config.keep_checkpoints} keeps too few to resume a cohort",
+                  "pass --config.keep_checkpoints=2 or more")
   if config.models_at_once < 0:
     raise QdError(f"--config.models_at_once={config.models_at_once} is negative", "pass 0 (auto) or N >= 1")
   if not config.learning_rate > 0:

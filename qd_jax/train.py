@@ -73,8 +73,10 @@ def train_cohort(model_name: str, members: list[cohort.Member], *, epochs: int, 
   tags = [f"[{m.tag or f'{model_name} seed {m.seed}'}]" for m in members]
   start = cohort.resume_epoch(members)
   for j, m in enumerate(members):
-    if m.checkpoints and start:
+    if m.checkpoints:
       state, meta = m.checkpoints.restore(states[j], start)
+      if meta is None:
+        continue
       states[j] = steps.place(state, progs[ks[j]].repl)
       histories[j], train_seconds = meta["history"][:start], meta["train_seconds"]
       log(f"{tags[j]} resumed after epoch {start} from {m.checkpoints.directory}")

@@ -96,6 +96,7 @@ def test_three_d_files_are_accepted(tmp_path):
     ("--config.epochs=0", "--config.epochs=0 must be positive"),
     ("--config.batch_size=-32", "--config.batch_size=-32 must be positive"),
     ("--config.test_fraction=0", "test_fraction"),
+    ("--config.keep_checkpoints=1", "--config.keep_checkpoints=1 keeps too few"),
 ])
 def test_zero_or_negative_sizes(tiny_data_dir, tmp_path, flag, needle):
   assert needle in _one_line(_launch(tiny_data_dir, tmp_path / "w", flag))

@@ -82,6 +82,23 @@ def test_plan_groups_by_resume_epoch_and_size():
   assert cohort.plan([100, 49], [0, 0], 8) == [[0], [1]]  # padding would waste over half
 
 
+def test_a_cohort_left_one_save_apart_resumes_together_from_the_older_save():
+  class Held:  # the part of checkpoint.RunCheckpoints that the resume rule reads
+    def __init__(self, *epochs):
+      self._epochs = list(epochs)
+
+    def epochs(self):
+      return self._epochs
+
+  def member(*epochs):
+    return cohort.Member(None, 0, "", Held(*epochs) if epochs else None)
+
+  ahead, behind, fresh, finished = member(3, 5), member(1, 3), member(), cohort.Member(None, 0, "", Held())
+  assert cohort.resume_epoch([ahead, behind]) == 3
+  assert cohort.resume_groups([ahead, fresh, behind, finished]) == [3, 0, 3, 0]
+  assert cohort.resume_epoch([ahead, fresh]) == 0  # nothing in common: the cohort starts afresh
+
+
 def test_epoch_tables_give_each_run_its_solo_order(four):
   a, b = _member(four, 4, 300, 0), _member(four, 4, 200, 5)
   idx, active = cohort.epoch_tables([a, b], epoch=3, batch_size=32)

@@ -43,7 +43,7 @@ def get_config() -> ml_collections.ConfigDict:
   # ... but at most once per this many seconds: a kill -9 loses at most this much (and the epoch
   # in flight), and fast runs do not spend their time writing checkpoints.
   c.checkpoint_min_seconds = 30.0
-  c.keep_checkpoints = 2
+  c.keep_checkpoints = 2  # at least 2: a kill between two runs' saves leaves them one save apart
   # Sweeps (comma-separated, so they are easy to override): set by the hypotheses that use them.
   c.rows_sweep = ""  # H3, H6: rows per category
   c.min_sweep_points = 1  # H6: at least this many sizes, on an even grid if the files are small
