@@ -57,3 +57,8 @@ def ints(values) -> str:
 def ratio_pct(r: float) -> str:
   """An imbalance ratio as the paper writes it: 0.002 -> 0.2%."""
   return "n/a" if bad(r) else f"{100 * r:g}%"
+
+
+def scale_tag(s: dict) -> str:
+  """A hypothesis' scale (analysis.scale) in a phrase: as designed, or why not."""
+  return "**reduced scale**: " + "; ".join(s["reasons"]) if s["reduced_scale"] else "as designed"

@@ -28,7 +28,7 @@ def header(a: dict) -> list[str]:
            f"Paper: *{paper.TITLE}*; its numbers are in `analysis/paper.py` (source noted there), and "
            f'"{paper.NOT_IN_SOURCE}" marks a number we do not have.', "", "## Scale", ""]
   for h, s in a["scale"].items():
-    tag = "**reduced scale**: " + "; ".join(s["reasons"]) if s["reduced_scale"] else "as designed"
+    tag = fmt.scale_tag(s)
     if h == "h4":
       size = (f"majority trained on {fmt.ints(s['majority_train_rows']) or 'n/a'} rows, minority at "
               f"{', '.join(fmt.ratio_pct(r) for r in s['imbalance_ratio'])} of it")

@@ -13,7 +13,7 @@ def scale_table(scale: dict) -> list[str]:
     lines.append(f"| {h} | {', '.join(s['models'])} | {s['seeds']} ({s['runs']}) | {fmt.ints(s['num_categories'])} "
                  f"| {', '.join(s['categories'])} | {fmt.ints(s['rows_per_category'])}{asked} "
                  f"| {fmt.ints(s['epochs'])} | {s['paper_design']} "
-                 f"| {'**reduced scale**: ' + '; '.join(s['reasons']) if s['reduced_scale'] else 'as designed'} |")
+                 f"| {fmt.scale_tag(s)} |")
   return lines
 
 

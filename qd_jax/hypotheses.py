@@ -42,6 +42,11 @@ def floats(text: str, flag: str) -> list[float]:
   return values
 
 
+def categories_used(config, names: list[str]) -> list[str]:
+  """The categories a hypothesis trains on, from those asked for (H4: majority, then minority)."""
+  return names[:2] if config.hypothesis == "h4" else names
+
+
 def rows_needed(config) -> int:
   """The most rows any one category file must hold for the paper's design (for downloads)."""
   if config.hypothesis in ("h3", "h6"):
@@ -58,6 +63,16 @@ def _val_per_train(config) -> float:
 def _balanced(config, files, rows: int, info: dict, asked: int) -> Point:
   sizes = splits.sizes_for(rows, config.val_fraction, config.test_fraction)
   return Point(info, dict(files), {c: sizes for c in files}, rows, asked)
+
+
+def _capped(config, files, rows: int, log) -> int:
+  """The balanced designs (H1, H2, H5) say when the files cap their rows per category."""
+  if rows < config.rows_per_category:
+    rows_in = {n: npy.read_header(p).rows for n, p in files.items()}
+    smallest = min(rows_in, key=rows_in.get)
+    log(f"reduced scale: {rows:,} rows per category instead of {config.rows_per_category:,} "
+        f"({files[smallest]} has {rows_in[smallest]:,})")
+  return rows
 
 
 def _size_sweep(config, available: int, log) -> list[int]:
@@ -101,7 +116,7 @@ def points(config, files: dict[str, pathlib.Path], rows: int, log: Callable[[str
   """`rows` is the balanced cap: config.rows_per_category, or less where the files hold less."""
   h = config.hypothesis
   if h in ("h1", "h2"):
-    return [_balanced(config, files, rows, {}, config.rows_per_category)]
+    return [_balanced(config, files, _capped(config, files, rows, log), {}, config.rows_per_category)]
   if h in ("h3", "h6"):
     available = min(npy.read_header(p).rows for p in files.values())
     return [_balanced(config, files, n, {"rows_per_category": n}, n) for n in _size_sweep(config, available, log)]
@@ -110,7 +125,7 @@ def points(config, files: dict[str, pathlib.Path], rows: int, log: Callable[[str
     if min(ks) < 2 or max(ks) > len(files):
       raise QdError(f"h5 sweeps k = {ks} but {len(files)} categories were given",
                     f"pass at least {max(ks)} categories, or lower --config.k_sweep")
-    names = list(files)
+    names, rows = list(files), _capped(config, files, rows, log)
     return [_balanced(config, {c: files[c] for c in names[:k]}, rows, {"num_categories": k},
                       config.rows_per_category) for k in ks]
   if h == "h4":

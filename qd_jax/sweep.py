@@ -77,18 +77,13 @@ def model_names(config) -> list[str]:
 def resolve_data(config, log: Callable[[str], None]) -> tuple[dict[str, pathlib.Path], int]:
   """The category files to use and the balanced rows per category they allow."""
   names = cats.parse_list(config.categories) if config.categories else cats.PAPER_CATEGORIES
-  if config.hypothesis == "h4":
-    names = names[:2]  # majority, minority
+  names = hypotheses.categories_used(config, names)
   data_dir = pathlib.Path(config.data_dir) if config.data_dir else default_data_dir()
   files = download.ensure_local(names, data_dir, hypotheses.rows_needed(config),
                                 base_url=config.bucket_url, download=config.download)
   files = {n: files[n] for n in names}
   rows_in = {n: npy.read_header(p).rows for n, p in files.items()}
   rows = min(config.rows_per_category, *rows_in.values())
-  if rows < config.rows_per_category and config.hypothesis in ("h1", "h2", "h5"):
-    smallest = min(rows_in, key=rows_in.get)
-    log(f"reduced scale: {rows:,} rows per category instead of {config.rows_per_category:,} "
-        f"({smallest}.npy in {data_dir} has {rows_in[smallest]:,})")
   log(f"data: {len(files)} categories from {data_dir}: {', '.join(names)}")
   return files, rows
 
