@@ -1,8 +1,7 @@
-"""Convolution, 2x2 max-pooling and the paper's networks in two formulations.
+"""The paper's networks in a formulation for XLA:CPU: `--config.layers=fast`.
 
-impl="xla": lax.conv_general_dilated and nn.max_pool on NHWC, as flax's nn.Conv and qd_jax.models
-  compute them. Keep it on GPUs, where cuDNN is fast.
-impl="fast": a formulation for XLA:CPU (benchmarks/README.md has the measurements):
+`--config.layers=xla` runs qd_jax.models, flax's nn.Conv and nn.max_pool as they are: keep those on
+GPUs, where cuDNN is fast. This module is the other one (benchmarks/README.md has the measurements):
   * Activations are "batch-minor" (channels, positions, batch), so every elementwise op runs along
     a contiguous batch axis instead of a 4- or 8-wide channel axis.
   * A conv is one GEMM: kernel (kh*kw*cin, cout) times patches (kh*kw*cin, positions*batch). The
@@ -13,26 +12,17 @@ impl="fast": a formulation for XLA:CPU (benchmarks/README.md has the measurement
     form four contiguous blocks. The pool is then the max of four slices, and its gradient writes
     four masked slices. Bias and ReLU commute with the max, so they run after pooling, on a
     quarter of the data.
-  * Parameters keep flax's names and shapes, so one pytree serves both impls. Outputs and
-    gradients match impl="xla" (tests/test_layers.py). At ties, the pool's gradient goes to the
-    first maximum in window order, the same choice nn.max_pool makes.
+  * Parameters keep flax's names and shapes, so one pytree serves both. Outputs and gradients
+    match lax.conv_general_dilated, nn.max_pool and the flax models (tests/test_layers.py). At
+    ties, the pool's gradient goes to the first maximum in window order, as nn.max_pool's does.
 """
 
 import functools
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-
-IMPLS = ("xla", "fast")
-
-
-def _check_impl(impl: str):
-  if impl not in IMPLS:
-    raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-
 
 # ---- index tables (numpy constants, built once per shape) ----
 
@@ -176,32 +166,6 @@ def _pool_cm_bwd(res, g):
 pool_cm.defvjp(_pool_cm_fwd, _pool_cm_bwd)
 
 
-# ---- NHWC layers, as flax uses them ----
-
-def conv_valid(x: jax.Array, kernel: jax.Array, bias: jax.Array, impl: str = "xla") -> jax.Array:
-  """nn.Conv(padding="VALID") on NHWC x with kernel (kh, kw, cin, cout) and bias (cout,)."""
-  _check_impl(impl)
-  if impl == "xla":
-    y = lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias
-  kh, kw, _, cout = kernel.shape
-  b, h, w, _ = x.shape
-  z = conv_cm(x.transpose(3, 1, 2, 0), kernel, False)
-  return z.reshape(cout, h - kh + 1, w - kw + 1, b).transpose(3, 1, 2, 0) + bias
-
-
-def max_pool_2x2(x: jax.Array, impl: str = "xla") -> jax.Array:
-  """nn.max_pool(x, (2, 2), strides=(2, 2)) on NHWC x; odd trailing rows/columns are dropped."""
-  _check_impl(impl)
-  if impl == "xla":
-    return nn.max_pool(x, (2, 2), strides=(2, 2))
-  b, h, w, c = x.shape
-  h2, w2 = h // 2, w // 2
-  q = x[:, :2 * h2, :2 * w2].reshape(b, h2, 2, w2, 2, c)
-  q = q.transpose(5, 2, 4, 1, 3, 0).reshape(c, 4 * h2 * w2, b)  # parity-major, batch-minor
-  return pool_cm(q).reshape(c, h2, w2, b).transpose(3, 1, 2, 0)
-
-
 # ---- whole networks on qd_jax.models' params ----
 
 def _dense_cm(params, name, h):
@@ -227,13 +191,8 @@ def _dense_t_bwd(res, g):
 _dense_t.defvjp(_dense_t_fwd, _dense_t_bwd)
 
 
-def cnn_apply(params, x: jax.Array, pool: bool, impl: str = "fast") -> jax.Array:
+def cnn_apply(params, x: jax.Array, pool: bool) -> jax.Array:
   """models.CNN(pool=pool).apply({"params": params}, x) for x (B, 784) in [0, 1] -> logits (B, k)."""
-  _check_impl(impl)
-  if impl == "xla":
-    from qd_jax import models  # models may import this module one day; import late
-    k = params["Dense_1"]["bias"].shape[0]
-    return models.CNN(pool=pool, num_classes=k).apply({"params": params}, x)
   b = x.shape[0]
   h = x.T.reshape(1, 28, 28, b)
   for name in ("Conv_0", "Conv_1"):
@@ -275,23 +234,18 @@ def _wide_dense_bwd(res, g):
 _wide_dense.defvjp(_wide_dense_fwd, _wide_dense_bwd)
 
 
-def fc_apply(params, x: jax.Array, impl: str = "fast") -> jax.Array:
-  """models.FC().apply({"params": params}, x); "fast" runs the 784-wide layer as _wide_dense."""
-  _check_impl(impl)
-  if impl == "xla":
-    from qd_jax import models
-    return models.FC(num_classes=params["Dense_2"]["bias"].shape[0]).apply({"params": params}, x)
+def fc_apply(params, x: jax.Array) -> jax.Array:
+  """models.FC().apply({"params": params}, x), with the 784-wide layer as _wide_dense."""
   h = jax.nn.relu(_wide_dense(x, params["Dense_0"]["kernel"]) + params["Dense_0"]["bias"])
   h = jax.nn.relu(h @ params["Dense_1"]["kernel"] + params["Dense_1"]["bias"])
   return h @ params["Dense_2"]["kernel"] + params["Dense_2"]["bias"]
 
 
-def apply_fn(model_name: str, impl: str = "fast"):
+def apply_fn(model_name: str):
   """A drop-in for `model.apply` (variables, x) -> logits, for TrainState.apply_fn."""
-  _check_impl(impl)
   if model_name == "fc":
-    return lambda variables, x: fc_apply(variables["params"], x, impl)
+    return lambda variables, x: fc_apply(variables["params"], x)
   if model_name in ("cnn1", "cnn2"):
     pool = model_name == "cnn2"
-    return lambda variables, x: cnn_apply(variables["params"], x, pool, impl)
+    return lambda variables, x: cnn_apply(variables["params"], x, pool)
   raise ValueError(f"unknown model {model_name!r}")

@@ -39,7 +39,7 @@ def model_and_optimizer(model_name: str, num_classes: int, learning_rate: float,
   `apply` computes `model.apply` with the layer formulation `impl` on the same parameters.
   """
   model = models.create(model_name, num_classes)
-  apply = model.apply if impl == "xla" else layers.apply_fn(model_name, impl)
+  apply = model.apply if impl == "xla" else layers.apply_fn(model_name)
   return model, apply, optax.adam(learning_rate)
 
 

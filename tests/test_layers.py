@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax import lax
 
 from qd_jax import layers, losses, models, steps
 
@@ -38,6 +39,31 @@ def close(a, b, tol=TOL):
     np.testing.assert_allclose(x, y, rtol=0, atol=tol * scale)
 
 
+def fast_conv(x, kernel, bias):
+  """layers.conv_cm as nn.Conv(padding="VALID") on NHWC x, kernel (kh, kw, cin, cout)."""
+  kh, kw, _, cout = kernel.shape
+  b, h, w, _ = x.shape
+  z = layers.conv_cm(x.transpose(3, 1, 2, 0), kernel, False)
+  return z.reshape(cout, h - kh + 1, w - kw + 1, b).transpose(3, 1, 2, 0) + bias
+
+
+def xla_conv(x, kernel, bias):
+  return lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
+
+
+def fast_pool(x):
+  """layers.pool_cm as nn.max_pool(x, (2, 2), strides=(2, 2)) on NHWC x."""
+  b, h, w, c = x.shape
+  h2, w2 = h // 2, w // 2
+  q = x[:, :2 * h2, :2 * w2].reshape(b, h2, 2, w2, 2, c)
+  q = q.transpose(5, 2, 4, 1, 3, 0).reshape(c, 4 * h2 * w2, b)  # parity-major, batch-minor
+  return layers.pool_cm(q).reshape(c, h2, w2, b).transpose(3, 1, 2, 0)
+
+
+def flax_pool(x):
+  return nn.max_pool(x, (2, 2), strides=(2, 2))
+
+
 def rand(seed, shape):
   return jax.random.normal(jax.random.key(seed), shape, jnp.float32)
 
@@ -57,14 +83,14 @@ def test_conv_matches_xla(b, h, w, cin, kh, kw, cout):
   @jax.jit
   def run(x, k, bias, g):
     outs = {}
-    for impl in layers.IMPLS:
-      y, vjp = jax.vjp(lambda x, k, bias: layers.conv_valid(x, k, bias, impl), x, k, bias)
-      outs[impl] = (y, vjp(g))
+    for name, f in (("fast", fast_conv), ("xla", xla_conv)):
+      y, vjp = jax.vjp(f, x, k, bias)
+      outs[name] = (y, vjp(g))
     return outs, conv.apply({"params": {"kernel": k, "bias": bias}}, x)
 
   outs, flax_out = run(x, k, bias, g)
   close(outs["fast"], outs["xla"])
-  close(outs["xla"][0], flax_out)  # "xla" is what flax's nn.Conv computes
+  close(outs["xla"][0], flax_out)  # lax's conv is what flax's nn.Conv computes
 
 
 def test_parity_major_conv_is_a_reordered_conv():
@@ -77,7 +103,7 @@ def test_parity_major_conv_is_a_reordered_conv():
       return layers.conv_cm(x.transpose(3, 1, 2, 0), k, True)
 
     def ref(x, k):  # (B, 8, 10, 5) -> (5, s, t, 4, 5, B) -> (5, 80, B)
-      y = layers.conv_valid(x, k, jnp.zeros(5), "xla").reshape(7, 4, 2, 5, 2, 5)
+      y = xla_conv(x, k, jnp.zeros(5)).reshape(7, 4, 2, 5, 2, 5)
       return y.transpose(5, 2, 4, 1, 3, 0).reshape(5, 80, 7)
     return [(lambda y, vjp: (y, vjp(g)))(*jax.vjp(f, x, k)) for f in (fast, ref)]
 
@@ -92,23 +118,17 @@ def test_pool_matches_flax(shape):
 
   @jax.jit
   def run(x, g):
-    outs = {}
-    for impl in layers.IMPLS:
-      y, vjp = jax.vjp(lambda x: layers.max_pool_2x2(x, impl), x)
-      outs[impl] = (y, vjp(g))
-    return outs, nn.max_pool(x, (2, 2), strides=(2, 2))
+    return [(lambda y, vjp: (y, vjp(g)))(*jax.vjp(f, x)) for f in (fast_pool, flax_pool)]
 
-  outs, flax_out = run(x, g)
-  close(outs["fast"], outs["xla"])
-  close(outs["xla"][0], flax_out)
+  fast, flax = run(x, g)
+  close(fast, flax)
 
 
 def test_pool_ties_go_to_the_first_maximum_like_flax():
   # Small integers tie often, and blank drawings tie everywhere; both pools must route alike.
   x = jnp.asarray(np.random.default_rng(0).integers(0, 3, (3, 8, 8, 2)), jnp.float32)
   g = rand(6, (3, 4, 4, 2))
-  grads = jax.jit(lambda x, g: [jax.vjp(lambda x: layers.max_pool_2x2(x, impl), x)[1](g)[0]
-                                for impl in layers.IMPLS])(x, g)
+  grads = jax.jit(lambda x, g: [jax.vjp(f, x)[1](g)[0] for f in (fast_pool, flax_pool)])(x, g)
   np.testing.assert_array_equal(np.asarray(grads[0]), np.asarray(grads[1]))
 
 
@@ -126,7 +146,7 @@ def _loss(apply):
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
 def test_network_matches_flax_model(name):
   model = models.create(name, 10)
-  apply = {"fast": layers.apply_fn(name, "fast"), "flax": model.apply}
+  apply = {"fast": layers.apply_fn(name), "flax": model.apply}
 
   @jax.jit
   def run(cases):  # batches 1 and 7 in one program: one compilation instead of two
@@ -153,15 +173,15 @@ def test_same_params_pytree(name, count):
                                                 jax.tree_util.tree_leaves(params)))
 
 
-def test_xla_impl_is_the_flax_model_and_fast_takes_any_class_count():
+def test_fast_takes_any_class_count():
   params = init_params(models.create("cnn2", 5), jax.random.key(3))
   x = jax.random.uniform(jax.random.key(4), (7, 784))
-  fast, xla = jax.jit(lambda p, x: [layers.cnn_apply(p, x, True, i) for i in ("fast", "xla")])(params, x)
+  fast, flax = jax.jit(lambda p, x: [layers.cnn_apply(p, x, True), models.create("cnn2", 5).apply({"params": p}, x)])(params, x)
   assert fast.shape == (7, 5)
-  close(fast, xla)
+  close(fast, flax)
   fc = models.create("fc", 3)
   params = init_params(fc, jax.random.key(5))
-  close(layers.fc_apply(params, x, "xla"), fc.apply({"params": params}, x))
+  close(layers.fc_apply(params, x), fc.apply({"params": params}, x))
 
 
 @pytest.mark.parametrize("chunk", [3, 4, 6])  # 4, 3 and 2 chunks: the scan runs two per step
@@ -183,8 +203,6 @@ def test_microbatch_equals_whole_batch(chunk):
     steps.microbatch_value_and_grad(loss_fn, 5)(params, x, y)
 
 
-def test_unknown_impl_and_model():
-  with pytest.raises(ValueError, match="impl"):
-    layers.conv_valid(jnp.zeros((1, 3, 3, 1)), jnp.zeros((2, 2, 1, 1)), jnp.zeros(1), "cudnn")
+def test_unknown_model():
   with pytest.raises(ValueError, match="model"):
     layers.apply_fn("resnet")
