@@ -1,22 +1,21 @@
 """Cost of each hypothesis from benchmarks/paper_times.sh's wall times, at a given hourly price.
 
   python benchmarks/cost.py benchmarks/results/h200/paper_all_times.txt --usd_per_hour 10.4365 \
-      [--estimate benchmarks/results/h200/estimate.txt]
+      [--estimate benchmarks/results/h200/estimate.json]
 
-With --estimate (benchmarks/estimate.py's table from the same card), a hypothesis that has no wall
+With --estimate (benchmarks/estimate.py's --json from the same card), a hypothesis that has no wall
 time is predicted, and marked so: its estimated training time plus its number of runs times the
 median per-run overhead of the measured ones, (wall - estimated training) / runs. The overhead
 (start-up, compilation, evaluation, checkpoints) grows with the runs, not with the training work.
 """
 
 import argparse
+import json
 import re
 import statistics
 import sys
 
 LINE = re.compile(r"^(h\d) exit (\d+) wall ([\d.]+) s$")
-# estimate.py's rows: hypothesis model runs stacked-as train-samples samples/s minutes [USD]
-ESTIMATE = re.compile(r"^\s*(h\d)\s+(\w+)\s+(\d+)\s+\S+\s+[\d,]+\s+[\d,]+\s+([\d.]+)(\s+[\d.]+)?$")
 
 
 def read_times(path: str) -> dict[str, float]:
@@ -36,15 +35,17 @@ def read_times(path: str) -> dict[str, float]:
 
 def read_estimate(path: str) -> dict[str, tuple[int, float]]:
   """(runs, estimated training seconds) of each hypothesis, summed over its models."""
-  out: dict[str, tuple[int, float]] = {}
-  with open(path) as f:
-    for line in f:
-      m = ESTIMATE.match(line.rstrip("\n"))
-      if m:
-        runs, seconds = out.get(m[1], (0, 0.0))
-        out[m[1]] = (runs + int(m[3]), seconds + 60 * float(m[4]))
+  try:
+    with open(path) as f:
+      rows = json.load(f)
+    out: dict[str, tuple[int, float]] = {}
+    for r in rows:
+      runs, seconds = out.get(r["hypothesis"], (0, 0.0))
+      out[r["hypothesis"]] = (runs + int(r["runs"]), seconds + float(r["seconds"]))
+  except (OSError, ValueError, TypeError, KeyError) as e:
+    sys.exit(f"cost: {path} is not benchmarks/estimate.py's --json output ({e}); pass the file it wrote")
   if not out:
-    sys.exit(f"cost: no rows of benchmarks/estimate.py's table in {path}; pass the file estimate.py printed")
+    sys.exit(f"cost: {path} holds no rows; pass the file benchmarks/estimate.py --json wrote")
   return out
 
 
@@ -62,7 +63,7 @@ def main(argv=None) -> list[tuple[str, float, float, bool]]:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("times", help="paper_all_times.txt")
   p.add_argument("--usd_per_hour", type=float, required=True)
-  p.add_argument("--estimate", help="benchmarks/estimate.py's output on the same card, to predict the rest")
+  p.add_argument("--estimate", help="benchmarks/estimate.py's --json on the same card, to predict the rest")
   args = p.parse_args(argv)
   walls = read_times(args.times)
   estimate = read_estimate(args.estimate) if args.estimate else {}

@@ -1,6 +1,6 @@
 """Expected training time and cost of each hypothesis at paper scale, from measured throughput.
 
-  python benchmarks/estimate.py --bench bench.json --data_dir DIR [--usd_per_hour 6.571]
+  python benchmarks/estimate.py --bench bench.json --data_dir DIR [--usd_per_hour 6.571] [--json FILE]
 
 For every hypothesis it lays out the paper's design on DIR's files (qd_jax.hypotheses, exactly
 as the launcher would), groups the runs into cohorts as the sweep would (--models_at_once, the GPU default 16),
@@ -8,7 +8,8 @@ and divides each cohort's work (its longest run's steps x batch x epochs x its s
 aggregate samples/s that benchmarks/throughput.py measured for that model and batch size, for
 that many stacked runs (linear between the measured sizes: qd_jax is 1, qd_jax_models<M> is M).
 Evaluation, checkpoints and compilation are not in it; gpu.sh times one whole hypothesis beside
-it to show how far that leaves the estimate off.
+it to show how far that leaves the estimate off. --json writes the rows unrounded, for
+benchmarks/cost.py.
 """
 
 import argparse
@@ -17,7 +18,7 @@ import sys
 
 import numpy as np
 
-from qd_jax import cohort, configs, hypotheses, sweep
+from qd_jax import cohort, configs, sweep
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 
@@ -45,9 +46,7 @@ def rate_at(measured: dict[int, float], m: int) -> float:
 
 def hypothesis(config) -> list[dict]:
   """Each model's training work in one hypothesis, cohort by cohort as the sweep would run it."""
-  files, rows = sweep.resolve_data(config, log=lambda _: None)
-  pts = hypotheses.points(config, files, rows, log=lambda _: None)
-  pipeline = sweep.choose_pipeline(config, max(sum(s.train for s in p.sizes.values()) for p in pts))
+  _, pts, pipeline = sweep.plan(config, log=lambda _: None)
   members = [cohort.Member(splits.make_split(p.files, p.sizes, seed), seed, "")
              for seed in range(config.seed, config.seed + config.num_seeds) for p in pts]
   steps = [m.split.count("train") // config.batch_size for m in members]
@@ -67,6 +66,7 @@ def main(argv=None) -> list[dict]:
   p.add_argument("--data_dir", required=True, help="paper-sized files (benchmarks/paper_scale_data.py)")
   p.add_argument("--models_at_once", type=int, default=16, help="runs stacked per sweep (GPU default 16)")
   p.add_argument("--usd_per_hour", type=float, default=0.0, help="the GPU VM's price, for the cost column")
+  p.add_argument("--json", help="also write the rows here, unrounded (benchmarks/cost.py --estimate reads it)")
   args = p.parse_args(argv)
   with open(args.bench) as f:
     bench = json.load(f)
@@ -88,6 +88,9 @@ def main(argv=None) -> list[dict]:
           f"{o['samples_per_s']:>11,.0f} {o['seconds'] / 60:8.2f}{cost}")
   cost = f", {total / 3600 * args.usd_per_hour:.2f} USD at {args.usd_per_hour} USD/h" if args.usd_per_hour else ""
   print(f"all six at paper scale, 3 seeds: {total / 60:.1f} minutes of training{cost}")
+  if args.json:
+    with open(args.json, "w") as f:
+      json.dump(out, f, indent=1)
   return out
 
 

@@ -5,7 +5,7 @@
 #      and bench_pipeline.json, the tf.data check on this host's cores;
 #   2. h2/ and h2_det/: the paper-scale H2 sweep (3 models x 3 seeds, 10 epochs, 10 x 10,000
 #      rows), timed end to end, then again with --xla_gpu_deterministic_ops (what it costs);
-#   3. estimate.txt: every hypothesis' expected training time (and cost) at paper scale;
+#   3. estimate.txt (and .json, for cost.py): every hypothesis' expected training time (and cost) at paper scale;
 #   4. bench_fast.json: the CNNs again with qd_jax.layers' "fast" formulation (one GEMM per conv,
 #      made for XLA:CPU), alone and 16 stacked. On the H200, 16 stacked runs with XLA's layers
 #      (grouped convolutions) reached 1.2x-2.0x one run; batched GEMMs may stack better.
@@ -50,7 +50,7 @@ stage h2_det 75 env XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" 
   "$py" -m qd_jax.launch "${h2[@]}" "--workdir=$out/h2_det"
 stage compare 20 "$py" "$here/compare_runs.py" "$out/h2" "$out/h2_det"
 stage estimate 30 bash -c "$py '$here/estimate.py' --bench '$out/bench.json' --data_dir '$data' \
-  --usd_per_hour '${GPU_USD_PER_HOUR:-0}' | tee '$out/estimate.txt'"
+  --usd_per_hour '${GPU_USD_PER_HOUR:-0}' --json '$out/estimate.json' | tee '$out/estimate.txt'"
 stage bench_fast 60 "$py" "$here/throughput.py" --json "$out/bench_fast.json" --layers fast \
   --models cnn1,cnn2 --impls qd_jax,qd_jax_models --models-at-once 16 --rounds 2 --min-time 0.3 --pause 0 \
   --no-pipeline

@@ -7,7 +7,7 @@
 # (benchmarks/results/h200/paper_all_times.txt); give h6 several more.
 #
 # Usage: bash benchmarks/paper_times.sh OUT_DIR [h1 h2 ...]
-#   then: python benchmarks/cost.py OUT_DIR/paper_all_times.txt --usd_per_hour PRICE [--estimate estimate.txt]
+#   then: python benchmarks/cost.py OUT_DIR/paper_all_times.txt --usd_per_hour PRICE [--estimate estimate.json]
 set -euo pipefail
 out=${1:?usage: benchmarks/paper_times.sh OUT_DIR [hypotheses]}
 shift

@@ -8,8 +8,8 @@ per-run speed of the vmapped version relative to solo (above 1: stacking pays).
 """
 
 import argparse
+import os
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -17,19 +17,11 @@ import numpy as np
 
 from qd_jax import layers
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling modules, however run
+from timing import best_seconds  # noqa: E402
+
 CONVS = [("conv1 + pool", True, (1, 28, 28), (3, 3, 1, 4)), ("conv1", False, (1, 28, 28), (3, 3, 1, 4)),
          ("conv2 + pool", True, (4, 13, 13), (2, 2, 4, 8)), ("conv2", False, (4, 26, 26), (2, 2, 4, 8))]
-
-
-def best_ms(f, *args, rounds: int = 20) -> float:
-  f = jax.jit(f).lower(*args).compile()
-  jax.block_until_ready(f(*args))
-  best = float("inf")
-  for _ in range(rounds):
-    t0 = time.perf_counter()
-    jax.block_until_ready(f(*args))
-    best = min(best, time.perf_counter() - t0)
-  return best * 1e3
 
 
 def main(argv=None) -> dict[str, float]:
@@ -48,8 +40,9 @@ def main(argv=None) -> dict[str, float]:
       return jnp.sum(jnp.sin(layers.pool_cm(z) if pooled else z))
 
     grad = jax.grad(loss, argnums=(0, 1))
-    solo = best_ms(grad, x, k)
-    stacked = best_ms(jax.vmap(grad), jnp.stack([x] * args.models), jnp.stack([k] * args.models))
+    solo = 1e3 * best_seconds(grad, x, k, rounds=20)
+    stacked = 1e3 * best_seconds(jax.vmap(grad), jnp.stack([x] * args.models), jnp.stack([k] * args.models),
+                                 rounds=20)
     out[name] = solo * args.models / stacked
     print(f"{name:>13}: solo {solo:6.2f} ms, {args.models} vmapped {stacked:6.2f} ms: "
           f"{out[name]:.2f}x per run")

@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling modules, however run
 from peers import (LEARNING_RATE, NUM_CLASSES, Runner, available, keras_runner,  # noqa: E402
                    torch_runner)
+from timing import best_seconds  # noqa: E402
 
 MODELS = ("fc", "cnn1", "cnn2")
 IMPLS = ("qd_jax", "qd_jax_models", "keras", "torch")
@@ -50,17 +51,9 @@ def forward_flops(model: str) -> int:
 
 def gemm_gflops(n: int = 2048) -> float:
   """The machine's float32 matmul rate through XLA, best of 5: the ceiling the table is read against."""
-  import jax
   import jax.numpy as jnp
   a = jnp.ones((n, n), jnp.float32)
-  f = jax.jit(lambda a: a @ a).lower(a).compile()
-  f(a).block_until_ready()
-  best = float("inf")
-  for _ in range(5):
-    t0 = time.perf_counter()
-    f(a).block_until_ready()
-    best = min(best, time.perf_counter() - t0)
-  return 2 * n ** 3 / best / 1e9
+  return 2 * n ** 3 / best_seconds(lambda a: a @ a, a) / 1e9
 
 
 def qd_jax_runner(model, batch, n_steps, x, y, models=1, layers="auto"):

@@ -124,8 +124,9 @@ def plan_cohorts(config, model_name: str, pipeline: str, members: list) -> list[
   return cohort.plan(step_counts, cohort.resume_groups(members), size)
 
 
-def _plan(config, log):
-  """Everything that can refuse the input, before any file is written."""
+def plan(config, log):
+  """(files, sweep points, input pipeline): everything that can refuse the input, before any
+  file is written. benchmarks/estimate.py lays out the designs with it too."""
   validate(config)
   files, rows = resolve_data(config, log)
   pts = hypotheses.points(config, files, rows, log)
@@ -142,7 +143,7 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Callable[[str], No
   writer = is_writer()
   if not writer:
     log = lambda _: None  # noqa: E731 (one voice in the console)
-  plans = [(config, *_plan(config, log)) for config in configs]
+  plans = [(config, *plan(config, log)) for config in configs]
   # Everything above may refuse the input; only now does the workdir get written.
   config_json = json.dumps({c.hypothesis: json.loads(c.to_json_best_effort()) for c in configs},
                            sort_keys=True, indent=2)

@@ -81,7 +81,8 @@ def test_estimate_counts_every_run_of_the_design(tmp_path, make_category_files, 
           for m in ("fc", "cnn1", "cnn2") for impl, rate in (("qd_jax", 1000.0), ("qd_jax_models16", 4000.0))]
   (tmp_path / "b.json").write_text(json.dumps(rows))
   out = _module("estimate").main(["--bench", str(tmp_path / "b.json"), "--data_dir", str(tmp_path / "d"),
-                                  "--usd_per_hour", "3.6"])
+                                  "--usd_per_hour", "3.6", "--json", str(tmp_path / "e.json")])
+  assert json.loads((tmp_path / "e.json").read_text()) == out
   assert {o["hypothesis"] for o in out} == set(configs.HYPOTHESES)
   h2 = [o for o in out if o["hypothesis"] == "h2"]
   assert [o["model"] for o in h2] == ["fc", "cnn1", "cnn2"]
@@ -137,29 +138,28 @@ def test_paper_times_runs_each_hypothesis_and_cost_reads_its_lines(tmp_path, cap
   assert "h6: exit 124, not counted" in printed and "36.00 min, 6.00 USD" in printed
 
 
-ESTIMATE = """hypothesis model  runs         stacked as  train samples   samples/s  minutes     USD
-        h1    fc     3                  3      2,096,640   7,716,483     1.00   0.001
-        h2    fc     3                  3      2,096,640   7,716,483     0.50   0.001
-        h2  cnn1     3                  3      2,096,640     754,533     0.50   0.008
-        h6  cnn2    42           16+16+10     39,663,360   1,238,297     2.00   0.093
-all six at paper scale, 3 seeds: 1.1 minutes of training, 0.19 USD at 10.4365 USD/h
-"""
+ESTIMATE = [  # benchmarks/estimate.py --json rows, the fields cost.py reads
+    {"hypothesis": "h1", "model": "fc", "runs": 3, "seconds": 60.0},
+    {"hypothesis": "h2", "model": "fc", "runs": 3, "seconds": 30.0},
+    {"hypothesis": "h2", "model": "cnn1", "runs": 3, "seconds": 30.0},
+    {"hypothesis": "h6", "model": "cnn2", "runs": 42, "seconds": 120.0}]
 
 
 def test_cost_predicts_the_unmeasured_from_the_per_run_overhead(tmp_path, capsys):
   (tmp_path / "t.txt").write_text("h1 exit 0 wall 90.0 s\nh2 exit 0 wall 120.0 s\n")
-  (tmp_path / "e.txt").write_text(ESTIMATE)
+  (tmp_path / "e.json").write_text(json.dumps(ESTIMATE))
   rows = _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "3600",
-                               "--estimate", str(tmp_path / "e.txt")])
+                               "--estimate", str(tmp_path / "e.json")])
   # overhead per run: h1 (90 - 60) / 3 = 10 s, h2 (120 - 60) / 6 = 10 s; h6: 120 s + 42 runs x 10 s
   assert rows[-1] == ("h6", 540.0, 540.0, True)
   printed = capsys.readouterr().out
   assert "h6:  9.00 min  540.000 USD  (predicted, not measured)" in printed
   assert "runs x 10.00 s" in printed and "h1 +0%, h2 +0%" in printed
   assert "total of the measured: 3.50 min" in printed
-  (tmp_path / "bad.txt").write_text("not a table\n")
-  with pytest.raises(SystemExit, match="no rows of benchmarks/estimate.py's table"):
-    _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "1", "--estimate", str(tmp_path / "bad.txt")])
+  for bad in ("not json\n", '[{"hypothesis": "h1"}]', "[]"):
+    (tmp_path / "bad.json").write_text(bad)
+    with pytest.raises(SystemExit, match="estimate.py --json|--json output"):
+      _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "1", "--estimate", str(tmp_path / "bad.json")])
 
 
 def test_stacked_layers_times_every_conv(capsys):
