@@ -5,6 +5,9 @@
 # files in QD_GPU_DATA (the official ones, or benchmarks/paper_scale_data.py's timing-only stand-ins,
 # which this script makes when QD_GPU_DATA is unset). On one H200, h1-h5 took about 5.5 minutes
 # (benchmarks/results/h200/paper_all_times.txt); give h6 several more.
+# The launcher's persistent compilation cache is on, as it is for a user, so a hypothesis loads
+# the programs an earlier one compiled (h2's FC runs, h1's). A VM that runs one hypothesis alone
+# compiles them itself: its first time is the one to quote for a cold start.
 #
 # Usage: bash benchmarks/paper_times.sh OUT_DIR [h1 h2 ...]
 #   then: python benchmarks/cost.py OUT_DIR/paper_all_times.txt --usd_per_hour PRICE [--estimate estimate.json]

@@ -49,6 +49,15 @@ def forward_flops(model: str) -> int:
   return 2 * (conv1 + 12 * 12 * 8 * 2 * 2 * 4 + 288 * 64 + 64 * NUM_CLASSES)
 
 
+def cpu_model() -> str:
+  """The CPU's name as /proc/cpuinfo gives it (Linux), else the architecture."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+  except (OSError, StopIteration):
+    return platform.processor() or platform.machine()
+
+
 def gemm_gflops(n: int = 2048) -> float:
   """The machine's float32 matmul rate through XLA, best of 5: the ceiling the table is read against."""
   import jax.numpy as jnp
@@ -201,7 +210,7 @@ def main(argv=None) -> list[dict]:
       skipped[impl] = reason
     impls.append(impl)
   import jax
-  print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
+  print(f"{cpu_model()}, {os.cpu_count()} cores, jax {jax.__version__} "
         f"on {jax.devices()[0].platform}; load average {os.getloadavg()[0]:.2f} at start", flush=True)
   print(f"float32 matmul through XLA (2048^3): {gemm_gflops():,.0f} GFLOP/s", flush=True)
   t_start = time.perf_counter()

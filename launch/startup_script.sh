@@ -50,6 +50,8 @@ export HOME=${HOME:-/root}
 log() { printf 'qd-job: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# q and show are launch/common.sh's: the VM receives this file alone, so it cannot source that one.
+# tests/test_launch_scripts.py keeps the two copies identical.
 q() {  # one shell word, quoted only when it needs it
   if [[ $1 =~ ^[A-Za-z0-9_./:=@%+,^-]+$ ]]; then
     printf '%s' "$1"
@@ -58,7 +60,7 @@ q() {  # one shell word, quoted only when it needs it
   fi
 }
 
-show() {  # a command line, quoted as a shell would need it
+show() {
   local words=() w
   for w in "$@"; do words+=("$(q "$w")"); done
   printf '%s\n' "${words[*]}"

@@ -13,11 +13,13 @@ Every row written by `make_category_files(dir, counts)` says who it is:
 
 import os
 import pathlib
+import socket
 
 import numpy as np
 import pytest
 
-from qd_jax.data import categories
+from qd_jax import workdir as wd
+from qd_jax.data import categories, splits
 
 # The ten categories present in the local shared Quick Draw folder.
 LOCAL_TEN = ("airplane", "cat", "rainbow", "dog", "smiley face", "clock", "bird", "flower",
@@ -130,3 +132,60 @@ def shared_data_dir():
 @pytest.fixture
 def local_ten():
   return LOCAL_TEN
+
+
+# ---- helpers more than one test file uses ----
+
+TINY = ("airplane", "cat", "smiley face")  # tiny_data_dir's categories
+TIMING = {"seconds", "samples_per_s", "train_seconds", "compile_seconds"}
+
+
+def tiny_split(data_dir: pathlib.Path, seed: int = 0, rows: int = 200) -> splits.Split:
+  """TINY's files in data_dir, `rows` per category split 70/10/20."""
+  files = {c: data_dir / f"{c}.npy" for c in TINY}
+  return splits.make_split(files, {c: splits.sizes_for(rows, 0.1, 0.2) for c in files}, seed)
+
+
+def without_timings(record: dict) -> dict:
+  """A run's record without its timings: what must be bitwise equal across resumes and cohorts."""
+  out = {k: v for k, v in record.items() if k not in TIMING}
+  out["epochs"] = [{k: v for k, v in e.items() if k not in TIMING} for e in record["epochs"]]
+  return out
+
+
+def records(workdir: pathlib.Path) -> list[dict]:
+  """runs.jsonl without timings, by run_id."""
+  return sorted((without_timings(r) for r in wd.read_runs(workdir)), key=lambda r: r["run_id"])
+
+
+def free_port() -> int:
+  """A loopback port that nothing listened on a moment ago."""
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _rows(path, transform=lambda x: x):
+  np.save(path, transform(category_rows("cat", 20)))
+
+
+def _cut(path, keep):
+  _rows(path)
+  path.write_bytes(path.read_bytes()[:keep])
+
+
+# name: (writer, what the refusal says). Every one is a file that qd_jax must refuse in one line.
+BAD_NPY = {
+    "truncated": (lambda p: _cut(p, -100), "truncated"),
+    "too long": (lambda p: (_rows(p), p.write_bytes(p.read_bytes() + b"\0" * 784)), "too long"),
+    "cut in header": (lambda p: _cut(p, 40), "not a .npy"),
+    "empty": (lambda p: p.write_bytes(b""), "empty"),
+    "html": (lambda p: p.write_bytes(b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
+                                     b"<body><h1>Not Found</h1></body></html>\n"), "not a .npy"),
+    "float32": (lambda p: _rows(p, lambda x: x.astype(np.float32)), "float32"),
+    "int16": (lambda p: _rows(p, lambda x: x.astype(np.int16)), "int16"),
+    "width 783": (lambda p: _rows(p, lambda x: x[:, :783].copy()), "783"),
+    "1-D": (lambda p: _rows(p, lambda x: x.reshape(-1)), "shape"),
+    "28x27": (lambda p: _rows(p, lambda x: x.reshape(20, 28, 28)[:, :, :27].copy()), "shape"),
+    "fortran": (lambda p: _rows(p, np.asfortranarray), "Fortran"),
+}

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import category_rows
+from conftest import BAD_NPY, category_rows
 
 MARKER = "/tmp/qd_jax_pickle_ran"
 
@@ -18,35 +18,13 @@ class _Payload:
     return (pathlib.Path(MARKER).touch, ())
 
 
-def _truncated(path):
-  np.save(path, category_rows("cat", 200, 1))
-  data = path.read_bytes()
-  path.write_bytes(data[:-1000])
-
-
-def _empty(path):
-  path.write_bytes(b"")
-
-
-def _html(path):
-  path.write_text("<!DOCTYPE html><html><body>403 Forbidden</body></html>")
-
-
 def _pickled(path):
   np.save(path, np.array([_Payload()], dtype=object), allow_pickle=True)
 
 
-def _float(path):
-  np.save(path, category_rows("cat", 200, 1).astype(np.float32))
-
-
-def _width_783(path):
-  np.save(path, category_rows("cat", 200, 1)[:, :783])
-
-
-BAD_FILES = {"truncated": (_truncated, "truncated"), "empty": (_empty, "is empty"),
-             "html": (_html, "is not a .npy file"), "pickle": (_pickled, "pickle"),
-             "float": (_float, "dtype float32"), "width 783": (_width_783, "(200, 783)")}
+# What the launcher must refuse, end to end: a sample of test_npy's cases, and a pickle.
+BAD_FILES = {**{k: BAD_NPY[k] for k in ("truncated", "empty", "html", "float32", "width 783")},
+             "pickle": (_pickled, "pickle")}
 
 
 def _launch(data_dir, workdir, *flags):
@@ -78,7 +56,7 @@ def test_bad_data_file(tmp_path, case):
 
 def test_verbose_adds_the_traceback(tmp_path):
   np.save(tmp_path / "airplane.npy", category_rows("airplane", 200, 0))
-  _empty(tmp_path / "cat.npy")
+  BAD_NPY["empty"][0](tmp_path / "cat.npy")
   out = _launch(tmp_path, tmp_path / "w", "--verbose")
   assert out.returncode == 2 and "Traceback" in out.stderr and "is empty" in out.stderr
 

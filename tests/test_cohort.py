@@ -8,8 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from qd_jax import cohort, steps, train, workdir as wd
+from qd_jax import cohort, steps, train
 from qd_jax.data import splits
+
+from conftest import records
 
 CATS = ("airplane", "cat", "smiley face", "rainbow")
 ARGS = dict(epochs=3, batch_size=32, learning_rate=3e-3, eval_batch_size=64, input_pipeline="device",
@@ -118,11 +120,6 @@ def _cmd(data_dir, workdir, *extra):
           "--config.epochs=40", "--config.batch_size=32", "--config.eval_batch_size=64", "--config.checkpoint_min_seconds=0", *extra]
 
 
-def _records(workdir):
-  from test_resume import _final
-  return sorted((_final(r) for r in wd.read_runs(workdir)), key=lambda r: r["run_id"])
-
-
 @pytest.fixture(scope="module")
 def files_1500(tmp_path_factory):
   from conftest import category_rows
@@ -147,4 +144,4 @@ def test_cohort_resumes_bitwise_even_when_its_runs_saved_different_epochs(files_
   shutil.rmtree(runs[0] / str(newest))
   out = subprocess.run(_cmd(files_1500, workdir), check=True, capture_output=True, text=True).stdout
   assert f"resumed after epoch {newest - 1}" in out
-  assert _records(workdir) == _records(whole)
+  assert records(workdir) == records(whole)

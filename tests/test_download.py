@@ -15,6 +15,8 @@ import pytest
 from qd_jax.data import categories, download, npy
 from qd_jax.errors import QdError
 
+from conftest import free_port
+
 ROWS = 500  # 392 KB: big enough that a 10-row prefix is clearly cheaper than the whole file
 FAST = dict(progress=False, timeout=5.0, backoff_s=0.001)
 
@@ -244,9 +246,7 @@ def test_redirect_to_plain_http_elsewhere_is_refused(server, tmp_path, monkeypat
 
 
 def _closed_port_url():
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return f"http://127.0.0.1:{s.getsockname()[1]}/"
+  return f"http://127.0.0.1:{free_port()}/"
 
 
 def test_ensure_local_offline_is_one_line_naming_everything(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ SCRIPTS = [GCP, STARTUP, MULTIHOST, SBATCH]
 # Every shell file in the repo, for bash -n and shellcheck (the sourced helpers and gpu.sh, which
 # keeps going after a failed stage, are not held to `set -euo pipefail`).
 LINTED = SCRIPTS + [LAUNCH / "common.sh", LAUNCH / "local.sh", ROOT / "benchmarks" / "gpu.sh",
-                    ROOT / "benchmarks" / "paper_times.sh"]
+                    ROOT / "benchmarks" / "paper_times.sh", ROOT / "benchmarks" / "checkpoint_cost.sh"]
 GCP_REQUIRED = ["--project=my-proj", "--zone=us-central1-a", "--bucket=gs://my-bucket", "--hypothesis=h2"]
 
 
@@ -75,6 +75,22 @@ def test_shellcheck():
     pytest.skip("shellcheck is not installed (apt-get install -y shellcheck)")
   out = _run(["shellcheck", "--shell=bash", *LINTED])
   assert out.returncode == 0, out.stdout + out.stderr
+
+
+def _shell_functions(path: pathlib.Path, names: tuple[str, ...]) -> dict[str, str]:
+  """Each named function's text, from its `name() {` line to the first line that is `}`."""
+  lines, out = path.read_text().splitlines(), {}
+  for name in names:
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{name}() {{"))
+    end = next(i for i in range(start, len(lines)) if lines[i] == "}")
+    out[name] = "\n".join(lines[start:end + 1])
+  return out
+
+
+def test_startup_script_copies_common_quoting_exactly():
+  # The VM receives startup_script.sh alone, so it carries its own copy of these helpers.
+  names = ("q", "show")
+  assert _shell_functions(LAUNCH / "startup_script.sh", names) == _shell_functions(LAUNCH / "common.sh", names)
 
 
 def test_scripts_are_executable_and_strict():

@@ -1,17 +1,12 @@
 """Two processes on 127.0.0.1 (CPU, gloo collectives) give the one-process results."""
 
 import json
-import socket
 import subprocess
 import sys
 
 import pytest
 
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
+from conftest import free_port
 
 
 def _cmd(data_dir, workdir, *extra):
@@ -27,7 +22,7 @@ def _runs(workdir):
 
 def test_two_processes_match_one(tiny_data_dir, tmp_path):
   subprocess.run(_cmd(tiny_data_dir, tmp_path / "one"), check=True, capture_output=True, timeout=300)
-  port = _free_port()
+  port = free_port()
   procs = [subprocess.Popen(_cmd(tiny_data_dir, tmp_path / "two", f"--coordinator_address=127.0.0.1:{port}",
                                  "--num_processes=2", f"--process_id={i}"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]

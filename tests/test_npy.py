@@ -10,7 +10,7 @@ import pytest
 from qd_jax.data import npy
 from qd_jax.errors import QdError
 
-from conftest import LOCAL_TEN, category_rows, decode_rows
+from conftest import BAD_NPY, LOCAL_TEN, category_rows, decode_rows
 
 
 class _Touch:
@@ -89,65 +89,10 @@ def test_sha256_matches_hashlib(valid):
   assert npy.sha256(valid) == hashlib.sha256(valid.read_bytes()).hexdigest()
 
 
-def _truncated(path):
-  np.save(path, category_rows("cat", 20))
-  path.write_bytes(path.read_bytes()[:-100])
-
-
-def _too_long(path):
-  np.save(path, category_rows("cat", 20))
-  path.write_bytes(path.read_bytes() + b"\0" * 784)
-
-
-def _header_only_cut(path):
-  np.save(path, category_rows("cat", 20))
-  path.write_bytes(path.read_bytes()[:40])  # cut inside the header itself
-
-
-def _empty(path):
-  path.write_bytes(b"")
-
-
-def _html(path):
-  path.write_bytes(b"<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
-                   b"<body><h1>Not Found</h1></body></html>\n")
-
-
-def _float32(path):
-  np.save(path, category_rows("cat", 20).astype(np.float32))
-
-
-def _int16(path):
-  np.save(path, category_rows("cat", 20).astype(np.int16))
-
-
-def _width_783(path):
-  np.save(path, category_rows("cat", 20)[:, :783].copy())
-
-
-def _one_d(path):
-  np.save(path, category_rows("cat", 20).reshape(-1))
-
-
-def _three_d_wrong(path):
-  np.save(path, category_rows("cat", 20).reshape(20, 28, 28)[:, :, :27].copy())
-
-
-def _fortran(path):
-  np.save(path, np.asfortranarray(category_rows("cat", 20)))
-
-
-BAD = {"truncated": (_truncated, "truncated"), "too long": (_too_long, "too long"),
-       "cut in header": (_header_only_cut, "not a .npy"), "empty": (_empty, "empty"),
-       "html": (_html, "not a .npy"), "float32": (_float32, "float32"), "int16": (_int16, "int16"),
-       "width 783": (_width_783, "783"), "1-D": (_one_d, "shape"),
-       "28x27": (_three_d_wrong, "shape"), "fortran": (_fortran, "Fortran")}
-
-
-@pytest.mark.parametrize("case", sorted(BAD))
+@pytest.mark.parametrize("case", sorted(BAD_NPY))
 @pytest.mark.parametrize("fn", [npy.read_header, npy.open_rows], ids=["read_header", "open_rows"])
 def test_bad_file_is_one_line_naming_the_file(tmp_path, case, fn):
-  write, says = BAD[case]
+  write, says = BAD_NPY[case]
   d = tmp_path / "data dir"
   d.mkdir()
   path = d / "smiley face.npy"
@@ -159,7 +104,7 @@ def test_bad_file_is_one_line_naming_the_file(tmp_path, case, fn):
 def test_fortran_case_really_is_fortran(tmp_path):
   """Guards the fixture: np.save must have written fortran_order True."""
   path = tmp_path / "x.npy"
-  _fortran(path)
+  BAD_NPY["fortran"][0](path)
   with open(path, "rb") as f:
     np.lib.format.read_magic(f)
     _, fortran, _ = np.lib.format.read_array_header_1_0(f)

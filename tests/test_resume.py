@@ -9,24 +9,9 @@ import time
 import pytest
 
 from qd_jax import checkpoint, jsonl, steps, train, workdir as wd
-from qd_jax.data import splits
 from qd_jax.errors import QdError
 
-CATS = ("airplane", "cat", "smiley face")
-TIMING = {"seconds", "samples_per_s", "train_seconds", "compile_seconds"}
-
-
-def _final(record: dict) -> dict:
-  """A run's metrics without its timings: what must be bitwise equal after a resume."""
-  out = {k: v for k, v in record.items() if k not in TIMING}
-  out["epochs"] = [{k: v for k, v in e.items() if k not in TIMING} for e in record["epochs"]]
-  return out
-
-
-def _split(data_dir):
-  files = {c: data_dir / f"{c}.npy" for c in CATS}
-  return splits.make_split(files, {c: splits.sizes_for(200, 0.1, 0.2) for c in files}, 0)
-
+from conftest import TINY, records, tiny_split, without_timings
 
 def _train(split, ckpts=None, epochs=4, learning_rate=3e-3, log=lambda _: None):
   return train.train_run("cnn2", split, seed=0, epochs=epochs, batch_size=32, learning_rate=learning_rate,
@@ -47,7 +32,7 @@ def preempt_after(monkeypatch):
 
 
 def test_resume_after_sigterm_is_bitwise_equal(tiny_data_dir, tmp_path, preempt_after, monkeypatch):
-  split = _split(tiny_data_dir)
+  split = tiny_split(tiny_data_dir)
   whole = _train(split)
   ckpts = checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=2)
   with pytest.raises(checkpoint.Preempted, match="saved after epoch 2"):
@@ -57,11 +42,11 @@ def test_resume_after_sigterm_is_bitwise_equal(tiny_data_dir, tmp_path, preempt_
   resumed = _train(split, checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=2), log=logs.append)
   assert any("resumed after epoch 2" in line for line in logs)
   assert sum("epoch " in line and "/4" in line for line in logs) == 2  # only epochs 3 and 4 ran
-  assert _final(resumed) == _final(whole)
+  assert without_timings(resumed) == without_timings(whole)
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path, preempt_after, monkeypatch):
-  split = _split(tiny_data_dir)
+  split = tiny_split(tiny_data_dir)
   with pytest.raises(checkpoint.Preempted):
     _train(split, checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=3), epochs=2, log=preempt_after(2))
   monkeypatch.setattr(checkpoint, "_preempted", False)
@@ -74,14 +59,14 @@ def test_divergence_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path, pree
 
 def test_checkpoints_wait_min_seconds_but_a_sigterm_saves_at_once(tiny_data_dir, tmp_path, preempt_after):
   slow = checkpoint.RunCheckpoints(tmp_path / "slow", every=1, keep=5, min_seconds=3600)
-  _train(_split(tiny_data_dir), slow, epochs=3)
+  _train(tiny_split(tiny_data_dir), slow, epochs=3)
   assert slow.epochs() == []  # three epochs in well under an hour: none was due
   often = checkpoint.RunCheckpoints(tmp_path / "often", every=1, keep=5)
-  _train(_split(tiny_data_dir), often, epochs=3)
+  _train(tiny_split(tiny_data_dir), often, epochs=3)
   assert often.epochs() == [1, 2, 3]
   slow = checkpoint.RunCheckpoints(tmp_path / "slow2", every=1, keep=5, min_seconds=3600)
   with pytest.raises(checkpoint.Preempted):
-    _train(_split(tiny_data_dir), slow, epochs=4, log=preempt_after(2))
+    _train(tiny_split(tiny_data_dir), slow, epochs=4, log=preempt_after(2))
   assert slow.epochs() == [2]
 
 
@@ -103,13 +88,9 @@ def test_torn_last_line_is_dropped_before_the_next_append(tmp_path):
 
 def _cmd(data_dir, workdir):
   return [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h2", f"--data_dir={data_dir}",
-          f"--categories={','.join(CATS)}", f"--workdir={workdir}", "--config.models=cnn2",
+          f"--categories={','.join(TINY)}", f"--workdir={workdir}", "--config.models=cnn2",
           "--seeds=2", "--config.epochs=12", "--config.rows_per_category=1500",
           "--config.batch_size=32", "--config.eval_batch_size=64", "--config.checkpoint_min_seconds=0"]
-
-
-def _records(workdir):
-  return sorted((_final(r) for r in wd.read_runs(workdir)), key=lambda r: r["run_id"])
 
 
 def _checkpoint_steps(workdir):
@@ -134,7 +115,7 @@ def bigger_data_dir(tmp_path_factory):
   from conftest import category_rows
   import numpy as np
   d = tmp_path_factory.mktemp("bigger")
-  for c, name in enumerate(CATS):
+  for c, name in enumerate(TINY):
     np.save(d / f"{name}.npy", category_rows(name, 1500, c))
   return d
 
@@ -143,7 +124,7 @@ def bigger_data_dir(tmp_path_factory):
 def uninterrupted(bigger_data_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp("whole")
   subprocess.run(_cmd(bigger_data_dir, workdir), check=True, capture_output=True)
-  return _records(workdir)
+  return records(workdir)
 
 
 def test_sigkill_at_several_moments_then_rerun_gives_the_same_results(bigger_data_dir, tmp_path, uninterrupted):
@@ -158,7 +139,7 @@ def test_sigkill_at_several_moments_then_rerun_gives_the_same_results(bigger_dat
     code, _ = _start_and_kill(cmd, when)
     assert code == -signal.SIGKILL
   subprocess.run(cmd, check=True, capture_output=True)
-  assert _records(workdir) == uninterrupted
+  assert records(workdir) == uninterrupted
   assert not _checkpoint_steps(workdir)  # finished runs keep no checkpoints
 
 
@@ -172,4 +153,4 @@ def test_sigterm_saves_exits_143_and_resumes(bigger_data_dir, tmp_path, uninterr
   assert _checkpoint_steps(workdir)
   out = subprocess.run(cmd, check=True, capture_output=True, text=True)
   assert "resumed after epoch" in out.stdout
-  assert _records(workdir) == uninterrupted
+  assert records(workdir) == uninterrupted

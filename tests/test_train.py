@@ -9,16 +9,9 @@ import types
 import pytest
 
 from qd_jax import steps, train
-from qd_jax.data import splits
 from qd_jax.errors import QdError
 
-CATS = ("airplane", "cat", "smiley face")
-
-
-def _split(data_dir, seed=0, rows=200):
-  files = {c: data_dir / f"{c}.npy" for c in CATS}
-  return splits.make_split(files, {c: splits.sizes_for(rows, 0.1, 0.2) for c in files}, seed)
-
+from conftest import TINY, tiny_split
 
 def _run(split, model="cnn2", **kw):
   args = dict(seed=0, epochs=2, batch_size=32, learning_rate=3e-3, eval_batch_size=64,
@@ -34,25 +27,25 @@ def _metrics(record):
 
 @pytest.mark.parametrize("model", ["fc", "cnn1", "cnn2"])
 def test_each_model_learns_the_classes(tiny_data_dir, model):
-  r = _run(_split(tiny_data_dir), model=model, epochs=4)
+  r = _run(tiny_split(tiny_data_dir), model=model, epochs=4)
   assert r["test_accuracy"] > 0.8, r["epochs"]
   assert r["epochs"][-1]["train_loss"] < r["epochs"][0]["train_loss"]
   assert r["param_count"] == {"fc": 20067 - 7 * 12 - 7, "cnn1": 320890 - 7 * 64 - 7,
                               "cnn2": 19322 - 7 * 64 - 7}[model]  # 3 classes, not 10
-  assert set(r["per_class_accuracy"]) == set(CATS)
+  assert set(r["per_class_accuracy"]) == set(TINY)
   assert sum(map(sum, r["confusion_matrix"])) == r["test_examples"] == 3 * 40
 
 
 def test_same_seed_same_numbers_and_other_seed_differs(tiny_data_dir):
-  a = _run(_split(tiny_data_dir))
-  b = _run(_split(tiny_data_dir))
-  c = _run(_split(tiny_data_dir, seed=1), seed=1)
+  a = _run(tiny_split(tiny_data_dir))
+  b = _run(tiny_split(tiny_data_dir))
+  c = _run(tiny_split(tiny_data_dir, seed=1), seed=1)
   assert _metrics(a) == _metrics(b)
   assert _metrics(a) != _metrics(c)
 
 
 def test_tfdata_path_trains_like_the_device_path(tiny_data_dir):
-  split = _split(tiny_data_dir)
+  split = tiny_split(tiny_data_dir)
   dev = _run(split, epochs=4)
   tfd = _run(split, epochs=4, input_pipeline="tfdata")
   assert tfd["input_pipeline"] == "tfdata"
@@ -66,20 +59,20 @@ def test_tfdata_path_trains_like_the_device_path(tiny_data_dir):
 
 def test_divergence_stops_with_one_line(tiny_data_dir):
   with pytest.raises(QdError, match=r"diverged.*learning_rate") as e:
-    _run(_split(tiny_data_dir), learning_rate=1e6)
+    _run(tiny_split(tiny_data_dir), learning_rate=1e6)
   assert "\n" not in str(e.value)
 
 
 def test_batch_must_divide_over_devices(tiny_data_dir, monkeypatch):
   monkeypatch.setattr(steps, "make_mesh", lambda: types.SimpleNamespace(size=3))
   with pytest.raises(QdError, match="multiples of 3"):
-    _run(_split(tiny_data_dir))
+    _run(tiny_split(tiny_data_dir))
 
 
 def _launch_cnn2(data_dir, workdir, devices):
   env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
   cmd = [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h2", f"--data_dir={data_dir}",
-         f"--categories={','.join(CATS)}", f"--workdir={workdir}", "--config.models=cnn2,fc",
+         f"--categories={','.join(TINY)}", f"--workdir={workdir}", "--config.models=cnn2,fc",
          "--config.num_seeds=2", "--config.epochs=3", "--config.rows_per_category=200",
          "--config.batch_size=32", "--config.eval_batch_size=64"]
   subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
@@ -104,7 +97,7 @@ def test_four_devices_equal_one(tiny_data_dir, tmp_path):
 @pytest.mark.parametrize("model", ["fc", "cnn1", "cnn2"])
 def test_fast_layers_train_like_xla_layers(tiny_data_dir, model):
   """Same parameters, same data order: the CPU formulations track XLA's own to float rounding."""
-  split = _split(tiny_data_dir)
+  split = tiny_split(tiny_data_dir)
   xla = _run(split, model=model, epochs=3, impl="xla")
   fast = _run(split, model=model, epochs=3, impl="fast")
   assert fast["layers"] == "fast" and xla["layers"] == "xla"
