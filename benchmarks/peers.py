@@ -13,10 +13,11 @@ NUM_CLASSES = 10
 
 
 class Runner:
-  """One implementation ready to train: `call()` runs its steps and returns the sample count."""
+  """One implementation ready to train: `call()` runs its steps and returns the sample count.
+  `params` is its network's parameter count, so tests can hold the peers to qd_jax.models'."""
 
-  def __init__(self, call, compile_s: float | None, detail: str):
-    self.call, self.compile_s, self.detail = call, compile_s, detail
+  def __init__(self, call, compile_s: float | None, detail: str, params: int | None = None):
+    self.call, self.compile_s, self.detail, self.params = call, compile_s, detail, params
 
 
 def compile_estimate(call) -> float:
@@ -52,7 +53,7 @@ def keras_runner(model, batch, steps, x, y, jit_compile):
     net.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     return steps * batch
 
-  return Runner(call, compile_estimate(call), f"model.fit, jit_compile={jit_compile}")
+  return Runner(call, compile_estimate(call), f"model.fit, jit_compile={jit_compile}", net.count_params())
 
 
 def torch_runner(model, batch, steps, x, y):
@@ -82,7 +83,7 @@ def torch_runner(model, batch, steps, x, y):
     return steps * batch
 
   call()
-  return Runner(call, 0.0, f"eager, {threads} threads")
+  return Runner(call, 0.0, f"eager, {threads} threads", sum(p.numel() for p in net.parameters()))
 
 
 def available(impl: str) -> str | None:

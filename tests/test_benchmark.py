@@ -89,3 +89,24 @@ def test_forward_flops_follow_the_layer_shapes(bench):
   assert bench.forward_flops("fc") == 2 * (784 * 25 + 25 * 12 + 12 * 10)
   # CNN1's dense layer (5000 -> 64) dominates; CNN2 pools it down to 288 inputs
   assert bench.forward_flops("cnn1") > 6 * bench.forward_flops("cnn2") > 6 * bench.forward_flops("fc")
+
+
+def _peer(bench, impl, model):
+  import numpy as np
+  x, y = np.zeros((16, 784), np.uint8), np.zeros(16, np.int32)
+  if impl == "keras":
+    return bench.keras_runner(model, 8, 2, x, y, jit_compile=False)
+  return bench.torch_runner(model, 8, 2, x, y)
+
+
+@pytest.mark.parametrize("model,count", [("fc", 20_067), ("cnn1", 320_890), ("cnn2", 19_322)])
+def test_keras_peer_has_the_paper_networks(bench, model, count):
+  assert _peer(bench, "keras", model).params == count
+
+
+@pytest.mark.parametrize("model,count", [("fc", 20_067), ("cnn1", 320_890), ("cnn2", 19_322)])
+def test_torch_peer_has_the_paper_networks(bench, model, count):
+  reason = bench.available("torch")
+  if reason:  # a visible skip: CI installs [dev], not the [bench] extra that brings torch
+    pytest.skip(f"{reason}; pip install -e '.[bench]' to check the PyTorch peer")
+  assert _peer(bench, "torch", model).params == count
