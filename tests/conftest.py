@@ -14,6 +14,8 @@ Every row written by `make_category_files(dir, counts)` says who it is:
 import os
 import pathlib
 import socket
+import subprocess
+import textwrap
 
 import numpy as np
 import pytest
@@ -189,3 +191,33 @@ BAD_NPY = {
     "28x27": (lambda p: _rows(p, lambda x: x.reshape(20, 28, 28)[:, :, :27].copy()), "shape"),
     "fortran": (lambda p: _rows(p, np.asfortranarray), "Fortran"),
 }
+
+
+# ---- the launch scripts' fakes ----
+
+def fake_exe(path: pathlib.Path, body: str) -> pathlib.Path:
+  """An executable bash script at path (a fake command for the launch scripts' tests)."""
+  path.write_text("#!/usr/bin/env bash\n" + textwrap.dedent(body))
+  path.chmod(0o755)
+  return path
+
+
+def run_script(cmd, bin_dir=None, env=None, timeout=60, **kw):
+  """Runs a launch script with bin_dir first on PATH and QD_DRY_RUN unset unless env sets it."""
+  full_env = dict(os.environ)
+  full_env.pop("QD_DRY_RUN", None)
+  if bin_dir is not None:
+    full_env["PATH"] = f"{bin_dir}{os.pathsep}{full_env['PATH']}"
+  full_env.update(env or {})
+  return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=full_env,
+                        timeout=timeout, **kw)
+
+
+@pytest.fixture
+def no_gcloud(tmp_path):
+  """A bin folder whose gcloud leaves a mark and fails: a dry run must never call it."""
+  bin_dir = tmp_path / "bin"
+  bin_dir.mkdir()
+  mark = tmp_path / "gcloud-was-called"
+  fake_exe(bin_dir / "gcloud", f'touch "{mark}"; echo "fake gcloud: must not be called: $*" >&2; exit 97\n')
+  return bin_dir, mark
