@@ -70,9 +70,10 @@ def load_predictions(workdir: pathlib.Path) -> dict[str, dict]:
 def models_on_human_drawings(records: list[dict], runs: list[dict], predictions: dict) -> list[dict]:
   """Per H1/H2 model: its accuracy and the people's on the drawings both of them classified.
 
-  Each drawing counts once per model, so the Wilson CI is over distinct drawings: it is scored by
-  the first run that holds it in its test split, H2's runs before H1's (H1's FC repeats H2's), and
-  only by runs with the seed the page used, when the answer records it."""
+  Each drawing counts once per model, however many people answered it, so the model's Wilson CI
+  is over distinct drawings: it is scored by the first run that holds it in its test split, H2's
+  runs before H1's (H1's FC repeats H2's), and only by runs with the seed the page used, when the
+  answer records it. The people's accuracy is over their answers to those drawings."""
   out = []
   for model in rs.models(rs.of(runs, "h1") + rs.of(runs, "h2")):
     scored = []  # (run, {category: {row: position}}, predictions)
@@ -80,21 +81,23 @@ def models_on_human_drawings(records: list[dict], runs: list[dict], predictions:
       p = predictions.get(run.get("run_id"))
       if p is not None:
         scored.append((run, {c: {row: i for i, row in enumerate(rows)} for c, rows in p["rows"].items()}, p))
-    n = model_ok = human_ok = 0
+    model_right = {}  # (run, drawing) -> the model's answer was right: several raters, one score
+    answers = human_ok = 0
     for rec in records:
       category, _, row = rec["id"].rpartition(":")
       for run, where, p in scored:
         at = where.get(category, {}).get(int(row))
         if at is None or rec.get("seed", run["seed"]) != run["seed"]:
           continue
-        n += 1
-        model_ok += run["categories"][p["pred"][category][at]] == rec["true"]
+        model_right[run["run_id"], rec["id"]] = run["categories"][p["pred"][category][at]] == rec["true"]
+        answers += 1
         human_ok += rec.get("answer") == rec["true"]
         break
-    if n:
+    if model_right:
+      n, model_ok = len(model_right), sum(model_right.values())
       low, high = wilson(model_ok, n)
       out.append({"model": model, "n": n, "model_accuracy": model_ok / n, "model_ci_low": low,
-                  "model_ci_high": high, "human_accuracy": human_ok / n})
+                  "model_ci_high": high, "answers": answers, "human_accuracy": human_ok / answers})
   return out
 
 
@@ -121,10 +124,10 @@ def human_section(workdir: pathlib.Path, runs: list[dict], records: list[dict], 
   same = models_on_human_drawings(records, runs, load_predictions(workdir))
   if same:
     lines += ["", "Models on exactly the drawings the people saw (each drawing scored once, by a run whose "
-              "test split holds it):", "", "| model | drawings | model accuracy (95% Wilson CI) | people, same drawings |",
-              "|---|---:|---|---:|"]
+              "test split holds it):", "", "| model | drawings | model accuracy (95% Wilson CI) | people's answers | people, same drawings |",
+              "|---|---:|---|---:|---:|"]
     for m in same:
       lines.append(f"| {m['model']} | {m['n']} | {fmt.pct(m['model_accuracy'], 1)} "
                    f"[{fmt.pct(m['model_ci_low'], 1)}, {fmt.pct(m['model_ci_high'], 1)}] | "
-                   f"{fmt.pct(m['human_accuracy'], 1)} |")
+                   f"{m['answers']} | {fmt.pct(m['human_accuracy'], 1)} |")
   return lines + [""]

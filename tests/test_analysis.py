@@ -278,6 +278,11 @@ def test_models_scored_on_exactly_the_drawings_people_saw():
   predictions["h2/cnn2/seed2"] = {"rows": {"a": [5], "b": []}, "pred": {"a": [1], "b": []}}
   out, = human.models_on_human_drawings([dict(r, seed=0) for r in records], runs, predictions)
   assert out["n"] == 3 and out["model_accuracy"] == pytest.approx(2 / 3)
+  # a second rater on the same three drawings: still three drawings for the model's CI
+  second = [dict(r, seed=0, name="second", answer=r["true"]) for r in records]
+  out, = human.models_on_human_drawings([dict(r, seed=0) for r in records] + second, runs, predictions)
+  assert out["n"] == 3 and out["model_accuracy"] == pytest.approx(2 / 3)
+  assert out["answers"] == 6 and out["human_accuracy"] == pytest.approx(4 / 6)
 
 
 def test_h2_speed_says_when_the_models_trained_stacked_differently():
