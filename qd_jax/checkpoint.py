@@ -55,13 +55,15 @@ class RunCheckpoints:
     """(state, meta) from the checkpoint of `epoch` (default: the latest), or (state, None) for
     epoch 0. Later checkpoints are deleted: those epochs are trained again, and saved again."""
     epoch = self._manager.latest_step() if epoch is None else epoch
-    for later in self.epochs():
+    restored = None
+    if epoch:
+      restored = self._manager.restore(epoch, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(self._tree(state)), meta=ocp.args.JsonRestore()))
+    for later in self.epochs():  # only once the restore has worked
       if later > (epoch or 0):
         self._manager.delete(later)
-    if not epoch:
+    if restored is None:
       return state, None
-    restored = self._manager.restore(epoch, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(self._tree(state)), meta=ocp.args.JsonRestore()))
     tree = restored["state"]
     return state.replace(params=tree["params"], opt_state=tree["opt_state"], step=tree["step"]), restored["meta"]
 

@@ -56,11 +56,12 @@ def place(tree, sharding: NamedSharding):
   return jax.tree_util.tree_map(one, tree)
 
 
-def default_microbatch(model_name: str, impl: str = "fast") -> int:
-  """Chunk rows for microbatch_value_and_grad on the fast path on XLA:CPU, measured best there at
-  batches 128 and 1024: 64 for CNN1, 128 for CNN2; 0 (whole batches) for FC, for XLA's layers,
-  and on accelerators, where chunks would only serialise work the chip runs in parallel."""
-  if impl != "fast" or jax.default_backend() != "cpu":
+def default_microbatch(model_name: str, impl: str, devices: int) -> int:
+  """Chunk rows for microbatch_value_and_grad on the fast path on one XLA:CPU device, measured
+  best there at batches 128 and 1024: 64 for CNN1, 128 for CNN2; 0 (whole batches) for FC, for
+  XLA's layers, on accelerators, where chunks would only serialise work the chip runs in
+  parallel, and over several devices, where chunking a split batch would reshard it."""
+  if impl != "fast" or jax.default_backend() != "cpu" or devices > 1:
     return 0
   return {"cnn1": 64, "cnn2": 128}.get(model_name, 0)
 

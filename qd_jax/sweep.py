@@ -98,11 +98,15 @@ def data_record(files: dict[str, pathlib.Path]) -> list[dict]:
   return out
 
 
+def device_budget_rows(config) -> int:
+  """How many training rows fit in device_data_max_mb."""
+  return config.device_data_max_mb * 2**20 // cats.ROW_BYTES
+
+
 def choose_pipeline(config, train_rows: int) -> str:
   if config.input_pipeline != "auto":
     return config.input_pipeline
-  fits = train_rows * cats.ROW_BYTES <= config.device_data_max_mb * 2**20
-  return "device" if fits else "tfdata"
+  return "device" if train_rows <= device_budget_rows(config) else "tfdata"
 
 
 def _run_id(hypothesis: str, model: str, seed: int, point: dict) -> str:
@@ -119,7 +123,7 @@ def plan_cohorts(config, model_name: str, pipeline: str, members: list) -> list[
     return [[i] for i in range(len(members))]
   size = config.models_at_once or cohort.default_size(model_name, jax.default_backend())
   rows = max(m.split.count("train") for m in members)
-  size = max(1, min(size, config.device_data_max_mb * 2**20 // (rows * cats.ROW_BYTES)))
+  size = max(1, min(size, device_budget_rows(config) // rows))
   step_counts = [m.split.count("train") // config.batch_size for m in members]
   return cohort.plan(step_counts, cohort.resume_groups(members), size)
 
