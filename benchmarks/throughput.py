@@ -73,10 +73,10 @@ def qd_jax_runner(model, batch, n_steps, x, y, models=1, layers="auto"):
   impl = steps.layers_impl(layers)  # "auto": the layers qd_jax trains with by default
   net, apply, tx = steps.model_and_optimizer(model, NUM_CLASSES, LEARNING_RATE, impl)
   setting = ("benchmark", model, NUM_CLASSES, LEARNING_RATE, impl)
-  mb = steps.default_microbatch(model, impl) if mesh.size == 1 else 0  # as train_run chooses it
+  mb = steps.default_microbatch(model, impl, mesh.size)  # what training uses
   st = steps.Steps(mesh, setting, mb)
-  states = [steps.create_state(net, apply, tx, seed) for seed in range(models)]
-  holder = {"state": steps.place(cohort.stack(states), st.repl)}
+  holder = {"state": cohort.stack([steps.place(steps.create_state(net, apply, tx, seed), st.repl)
+                                   for seed in range(models)])}
   # Every run reads the same rows; what is measured is the work of `models` separate runs.
   xa, ya = steps.place((np.stack([x] * models), np.stack([y] * models)), st.repl)
   order = np.arange(n_steps * batch, dtype=np.int32).reshape(n_steps, 1, batch)
@@ -178,7 +178,7 @@ def parse(argv):
   p.add_argument("--json", required=True, help="where to write the rows")
   p.add_argument("--models", default=",".join(MODELS))
   p.add_argument("--batches", default="128,1024")
-  p.add_argument("--steps", type=int, default=0, help="steps per timed call (0: 4096 samples' worth)")
+  p.add_argument("--steps", type=int, default=0, help="steps per timed call (0: 32,768 samples' worth)")
   p.add_argument("--impls", default=",".join(IMPLS))
   p.add_argument("--rounds", type=int, default=5, help="timed windows per implementation")
   p.add_argument("--min-time", type=float, default=0.5, help="seconds per timed window (at least one call)")
@@ -202,13 +202,11 @@ def parse(argv):
 
 def main(argv=None) -> list[dict]:
   args = parse(argv)
-  impls, rows, skipped = [], [], {}
-  for impl in args.impls:
-    reason = available(impl)
-    if reason:
-      print(reason)
-      skipped[impl] = reason
-    impls.append(impl)
+  rows, impls = [], args.impls
+  skipped = {impl: reason for impl in impls if (reason := available(impl))}
+  for reason in skipped.values():
+    print(reason)
+  measured = [i for i in impls if i not in skipped]
   import jax
   print(f"{cpu_model()}, {os.cpu_count()} cores, jax {jax.__version__} "
         f"on {jax.devices()[0].platform}; load average {os.getloadavg()[0]:.2f} at start", flush=True)
@@ -216,9 +214,9 @@ def main(argv=None) -> list[dict]:
   t_start = time.perf_counter()
   for model in args.models:
     for batch in args.batches:
-      steps = args.steps or max(2, 4096 // batch)
+      # 32k samples a call: model.fit's set-up per call then costs keras a few percent, not half
+      steps = args.steps or max(2, 32768 // batch)
       x, y = synthetic(steps * batch)
-      measured = [i for i in impls if i not in skipped]
       got = bench_one(model, batch, steps, measured, args, x, y)
       rows += got
       rows += [{"model": model, "batch_size": batch, "impl": i, "samples_per_s": None,
