@@ -3,8 +3,8 @@
 #
 # Prerequisites: qd_jax importable (pip install -e ".[cuda]" on a GPU VM); a folder of paper-sized
 # files in QD_GPU_DATA (the official ones, or benchmarks/paper_scale_data.py's timing-only stand-ins,
-# which this script makes when QD_GPU_DATA is unset). On one H200, h1-h5 took about 5.5 minutes
-# (benchmarks/results/h200/paper_all_times.txt); give h6 several more.
+# which this script makes when QD_GPU_DATA is unset). On one H200, h1-h5 took 5.34 minutes
+# (benchmarks/results/h200/paper_all_times.txt, summed by cost.py); give h6 several more.
 # The launcher's persistent compilation cache is on, as it is for a user, so a hypothesis loads
 # the programs an earlier one compiled (h2's FC runs, h1's). A VM that runs one hypothesis alone
 # compiles them itself: its first time is the one to quote for a cold start.
