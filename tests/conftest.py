@@ -11,11 +11,14 @@ Every row written by `make_category_files(dir, counts)` says who it is:
 `decode_rows(x)` turns such rows back into (row ids, category names); `row_labels(x)` gives c.
 """
 
+import importlib.util
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -160,6 +163,15 @@ def records(workdir: pathlib.Path) -> list[dict]:
   return sorted((without_timings(r) for r in wd.read_runs(workdir)), key=lambda r: r["run_id"])
 
 
+def load_benchmark(name: str):
+  """benchmarks/<name>.py as a module (the folder is scripts, not a package)."""
+  path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
 def free_port() -> int:
   """A loopback port that nothing listened on a moment ago."""
   with socket.socket() as s:
@@ -191,6 +203,34 @@ BAD_NPY = {
     "28x27": (lambda p: _rows(p, lambda x: x.reshape(20, 28, 28)[:, :, :27].copy()), "shape"),
     "fortran": (lambda p: _rows(p, np.asfortranarray), "Fortran"),
 }
+
+
+def checkpoint_steps(workdir: pathlib.Path) -> list[pathlib.Path]:
+  """The saved epochs' folders under workdir/checkpoints."""
+  root = workdir / "checkpoints"
+  return [p for p in root.glob("*/*") if p.name.isdigit()] if root.exists() else []
+
+
+def start_and_kill(cmd, when, sig=signal.SIGKILL, timeout=120):
+  """Starts cmd, sends sig once when() holds, and returns (exit code, stderr); fails if cmd ends first."""
+  proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + timeout
+  while not (reached := when()) and proc.poll() is None and time.time() < deadline:
+    time.sleep(0.01)
+  assert proc.poll() is None, f"finished before the kill point: {proc.stderr.read()}"
+  assert reached, f"the kill point was not reached in {timeout} s"
+  proc.send_signal(sig)
+  _, err = proc.communicate(timeout=120)
+  return proc.returncode, err
+
+
+@pytest.fixture(scope="session")
+def bigger_data_dir(tmp_path_factory):
+  """TINY's three categories at 1,500 rows: enough epochs of work to kill a launch mid-run."""
+  d = tmp_path_factory.mktemp("bigger")
+  for c, name in enumerate(TINY):
+    np.save(d / f"{name}.npy", category_rows(name, 1500, c))
+  return d
 
 
 # ---- the launch scripts' fakes ----

@@ -5,13 +5,14 @@ import signal
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
 from qd_jax import cohort, steps, train
 from qd_jax.data import splits
 
-from conftest import records
+from conftest import checkpoint_steps, records, start_and_kill
 
 CATS = ("airplane", "cat", "smiley face", "rainbow")
 ARGS = dict(epochs=3, batch_size=32, learning_rate=3e-3, eval_batch_size=64, input_pipeline="device",
@@ -73,7 +74,7 @@ def test_stack_pads_with_zeros_and_unstack_inverts(four):
   assert np.all(np.asarray(stacked.params["Dense_2"]["kernel"][0, :, 3:]) == 0)
   back = cohort.unstack(stacked, [small, big])
   for got, want in zip(back, [small, big]):
-    for x, y in zip(*(__import__("jax").tree_util.tree_leaves((s.params, s.opt_state)) for s in (got, want))):
+    for x, y in zip(*(jax.tree_util.tree_leaves((s.params, s.opt_state)) for s in (got, want))):
       np.testing.assert_array_equal(x, y)
 
 
@@ -120,28 +121,18 @@ def _cmd(data_dir, workdir, *extra):
           "--config.epochs=40", "--config.batch_size=32", "--config.eval_batch_size=64", "--config.checkpoint_min_seconds=0", *extra]
 
 
-@pytest.fixture(scope="module")
-def files_1500(tmp_path_factory):
-  from conftest import category_rows
-  d = tmp_path_factory.mktemp("c1500")
-  for c, name in enumerate(CATS[:3]):
-    np.save(d / f"{name}.npy", category_rows(name, 1500, c))
-  return d
-
-
-def test_cohort_resumes_bitwise_even_when_its_runs_saved_different_epochs(files_1500, tmp_path):
-  from test_resume import _checkpoint_steps, _start_and_kill
+def test_cohort_resumes_bitwise_even_when_its_runs_saved_different_epochs(bigger_data_dir, tmp_path):
   whole = tmp_path / "whole"
-  out = subprocess.run(_cmd(files_1500, whole), check=True, capture_output=True, text=True).stdout
+  out = subprocess.run(_cmd(bigger_data_dir, whole), check=True, capture_output=True, text=True).stdout
   assert "(4 models at once)" in out
   workdir = tmp_path / "w"
-  code, _ = _start_and_kill(_cmd(files_1500, workdir), lambda: len(_checkpoint_steps(workdir)) >= 8,
+  code, _ = start_and_kill(_cmd(bigger_data_dir, workdir), lambda: len(checkpoint_steps(workdir)) >= 8,
                             sig=signal.SIGTERM)
   assert code == 143
   # As if a kill came between two runs' saves: one run loses its newest checkpoint.
   runs = sorted((workdir / "checkpoints").iterdir())
   newest = max(int(p.name) for p in runs[0].iterdir() if p.name.isdigit())
   shutil.rmtree(runs[0] / str(newest))
-  out = subprocess.run(_cmd(files_1500, workdir), check=True, capture_output=True, text=True).stdout
+  out = subprocess.run(_cmd(bigger_data_dir, workdir), check=True, capture_output=True, text=True).stdout
   assert f"resumed after epoch {newest - 1}" in out
   assert records(workdir) == records(whole)

@@ -204,9 +204,9 @@ def _vm(tmp_path, job_seconds: int, job_rc: int = 0):
   (root / "venv" / "bin").mkdir(parents=True)
   (root / "installed").write_text("checkout\n")
   fake_exe(root / "venv" / "bin" / "python", f"""
+      trap 'echo "python got SIGTERM" >>"{log}"; sleep 0.3; exit 143' TERM  # before the log says it started
       echo "python $*" >>"{log}"
       echo "env $XLA_PYTHON_CLIENT_PREALLOCATE" >>"{log}"
-      trap 'echo "python got SIGTERM" >>"{log}"; sleep 0.3; exit 143' TERM
       for _ in $(seq {job_seconds * 10}); do sleep 0.1 & wait $!; done
       exit {job_rc}
       """)

@@ -1,12 +1,9 @@
 """benchmarks/gpu.sh and its helpers: the stage sequence (with fakes), the paper-scale stand-in
 data, the time estimate and the side-by-side comparison. Nothing here needs a GPU."""
 
-import importlib.util
 import json
-import os
 import pathlib
 import re
-import subprocess
 
 import numpy as np
 import pytest
@@ -14,14 +11,9 @@ import pytest
 from qd_jax import configs, hypotheses
 from qd_jax.data import categories as cats
 
+from conftest import fake_exe, load_benchmark, run_script
+
 BENCH = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def _module(name):
-  spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def test_gpu_sh_stage_limits_fit_in_8_minutes_as_its_header_says():
@@ -33,15 +25,12 @@ def test_gpu_sh_stage_limits_fit_in_8_minutes_as_its_header_says():
 
 def test_gpu_sh_runs_every_stage_in_order_even_after_a_failure(tmp_path):
   calls = tmp_path / "calls"
-  fake = tmp_path / "python"
   # The benchmark "fails"; every later stage must still run, and only h2_det sets the XLA flag.
-  fake.write_text(f'#!/usr/bin/env bash\necho "[$XLA_FLAGS] $*" >> "{calls}"\n'
+  fake = fake_exe(tmp_path / "python", f'echo "[$XLA_FLAGS] $*" >> "{calls}"\n'
                   'case "$*" in *throughput.py*) exit 3;; esac\n')
-  fake.chmod(0o755)
-  env = {**os.environ, "PYTHON": str(fake), "QD_GPU_LAUNCH_ARGS": "--quick", "GPU_USD_PER_HOUR": "6.5"}
-  env.pop("XLA_FLAGS", None)
-  env.pop("QD_GPU_DATA", None)
-  out = subprocess.run(["bash", BENCH / "gpu.sh", tmp_path / "out"], capture_output=True, text=True, env=env)
+  env = {"PYTHON": str(fake), "QD_GPU_LAUNCH_ARGS": "--quick", "GPU_USD_PER_HOUR": "6.5",
+         "XLA_FLAGS": "", "QD_GPU_DATA": ""}  # empty reads as unset in gpu.sh
+  out = run_script(["bash", BENCH / "gpu.sh", tmp_path / "out"], env=env)
   assert out.returncode == 0, out.stderr
   lines = calls.read_text().splitlines()
   order = ["-c import jax", "throughput.py", "paper_scale_data.py", "--workdir=" + str(tmp_path / "out/h2"),
@@ -57,7 +46,7 @@ def test_gpu_sh_runs_every_stage_in_order_even_after_a_failure(tmp_path):
 
 
 def test_paper_scale_data_sizes_come_from_the_designs(tmp_path, monkeypatch):
-  mod = _module("paper_scale_data")
+  mod = load_benchmark("paper_scale_data")
   need = mod.rows_per_category()
   h4 = configs.get_config("h4")
   assert need["fork"] == need["hammer"] == hypotheses.rows_needed(h4)
@@ -80,7 +69,7 @@ def test_estimate_counts_every_run_of_the_design(tmp_path, make_category_files, 
   rows = [{"model": m, "batch_size": 128, "impl": impl, "samples_per_s": rate}
           for m in ("fc", "cnn1", "cnn2") for impl, rate in (("qd_jax", 1000.0), ("qd_jax_models16", 4000.0))]
   (tmp_path / "b.json").write_text(json.dumps(rows))
-  out = _module("estimate").main(["--bench", str(tmp_path / "b.json"), "--data_dir", str(tmp_path / "d"),
+  out = load_benchmark("estimate").main(["--bench", str(tmp_path / "b.json"), "--data_dir", str(tmp_path / "d"),
                                   "--usd_per_hour", "3.6", "--json", str(tmp_path / "e.json")])
   assert json.loads((tmp_path / "e.json").read_text()) == out
   assert {o["hypothesis"] for o in out} == set(configs.HYPOTHESES)
@@ -108,7 +97,7 @@ def _workdir(path, seconds, loss):
 def test_compare_runs_prints_the_time_ratio_and_agreement(tmp_path, capsys):
   a = _workdir(tmp_path / "a", [1.0, 1.0], [0.5, 0.25])
   b = _workdir(tmp_path / "b", [1.5, 1.5], [0.5, 0.75])
-  _module("compare_runs").main([str(a), str(b)])
+  load_benchmark("compare_runs").main([str(a), str(b)])
   out = capsys.readouterr().out
   assert "1.50" in out.splitlines()[1]
   assert "bitwise equal in 1 of 2 runs" in out and "5.00e-01" in out
@@ -116,15 +105,12 @@ def test_compare_runs_prints_the_time_ratio_and_agreement(tmp_path, capsys):
 
 def test_paper_times_runs_each_hypothesis_and_cost_reads_its_lines(tmp_path, capsys):
   calls = tmp_path / "calls"
-  fake = tmp_path / "python"
-  fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> "{calls}"\necho "results: done"\n'
+  fake = fake_exe(tmp_path / "python", f'echo "$*" >> "{calls}"\necho "results: done"\n'
                   'case "$*" in *hypothesis=h3*) exit 2;; esac\n')
-  fake.chmod(0o755)
   data = tmp_path / "data"
   data.mkdir()
-  env = {**os.environ, "PYTHON": str(fake), "QD_GPU_DATA": str(data)}
-  out = subprocess.run(["bash", BENCH / "paper_times.sh", tmp_path / "o", "h2", "h3"], capture_output=True,
-                       text=True, env=env)
+  out = run_script(["bash", BENCH / "paper_times.sh", tmp_path / "o", "h2", "h3"],
+                   env={"PYTHON": str(fake), "QD_GPU_DATA": str(data)})
   assert out.returncode == 0, out.stderr
   lines = calls.read_text().splitlines()
   assert len(lines) == 2 and "--hypothesis=h2" in lines[0] and "--hypothesis=h3" in lines[1]
@@ -132,7 +118,7 @@ def test_paper_times_runs_each_hypothesis_and_cost_reads_its_lines(tmp_path, cap
   times = (tmp_path / "o/paper_all_times.txt").read_text().splitlines()
   assert times[0].startswith("h2 exit 0 wall ") and times[1].startswith("h3 exit 2 wall ")
   (tmp_path / "t.txt").write_text("h1 exit 0 wall 360.0 s\nh2 exit 0 wall 1800.0 s\nh6 exit 124 wall 9.0 s\n")
-  rows = _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "10"])
+  rows = load_benchmark("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "10"])
   assert rows == [("h1", 360.0, 1.0, False), ("h2", 1800.0, 5.0, False)]
   printed = capsys.readouterr().out
   assert "h6: exit 124, not counted" in printed and "36.00 min, 6.00 USD" in printed
@@ -148,7 +134,7 @@ ESTIMATE = [  # benchmarks/estimate.py --json rows, the fields cost.py reads
 def test_cost_predicts_the_unmeasured_from_the_per_run_overhead(tmp_path, capsys):
   (tmp_path / "t.txt").write_text("h1 exit 0 wall 90.0 s\nh2 exit 0 wall 120.0 s\n")
   (tmp_path / "e.json").write_text(json.dumps(ESTIMATE))
-  rows = _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "3600",
+  rows = load_benchmark("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "3600",
                                "--estimate", str(tmp_path / "e.json")])
   # overhead per run: h1 (90 - 60) / 3 = 10 s, h2 (120 - 60) / 6 = 10 s; h6: 120 s + 42 runs x 10 s
   assert rows[-1] == ("h6", 540.0, 540.0, True)
@@ -159,11 +145,11 @@ def test_cost_predicts_the_unmeasured_from_the_per_run_overhead(tmp_path, capsys
   for bad in ("not json\n", '[{"hypothesis": "h1"}]', "[]"):
     (tmp_path / "bad.json").write_text(bad)
     with pytest.raises(SystemExit, match="estimate.py --json|--json output"):
-      _module("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "1", "--estimate", str(tmp_path / "bad.json")])
+      load_benchmark("cost").main([str(tmp_path / "t.txt"), "--usd_per_hour", "1", "--estimate", str(tmp_path / "bad.json")])
 
 
 def test_stacked_layers_times_every_conv(capsys):
-  got = _module("stacked_layers").main(["--models", "2", "--batch", "8"])
+  got = load_benchmark("stacked_layers").main(["--models", "2", "--batch", "8"])
   assert set(got) == {"conv1 + pool", "conv1", "conv2 + pool", "conv2"}
   assert all(v > 0 for v in got.values())
   assert capsys.readouterr().out.count("x per run") == 4

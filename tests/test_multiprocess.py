@@ -1,10 +1,11 @@
 """Two processes on 127.0.0.1 (CPU, gloo collectives) give the one-process results."""
 
-import json
 import subprocess
 import sys
 
 import pytest
+
+from qd_jax import workdir as wd
 
 from conftest import free_port
 
@@ -16,10 +17,6 @@ def _cmd(data_dir, workdir, *extra):
           "--config.eval_batch_size=64", f"--workdir={workdir}", *extra]
 
 
-def _runs(workdir):
-  return [json.loads(line) for line in (workdir / "runs.jsonl").read_text().splitlines()]
-
-
 def test_two_processes_match_one(tiny_data_dir, tmp_path):
   subprocess.run(_cmd(tiny_data_dir, tmp_path / "one"), check=True, capture_output=True, timeout=300)
   port = free_port()
@@ -29,7 +26,7 @@ def test_two_processes_match_one(tiny_data_dir, tmp_path):
   outs = [p.communicate(timeout=300) for p in procs]
   assert [p.returncode for p in procs] == [0, 0], outs
   assert "results:" in outs[0][0] and "results:" not in outs[1][0]  # process 0 alone reports
-  one, two = _runs(tmp_path / "one"), _runs(tmp_path / "two")
+  one, two = wd.read_runs(tmp_path / "one"), wd.read_runs(tmp_path / "two")
   assert [r["devices"] for r in two] == [2, 2] and [r["devices"] for r in one] == [1, 1]
   for a, b in zip(one, two):
     assert a["run_id"] == b["run_id"]

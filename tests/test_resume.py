@@ -4,14 +4,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from qd_jax import checkpoint, jsonl, steps, train, workdir as wd
 from qd_jax.errors import QdError
 
-from conftest import TINY, records, tiny_split, without_timings
+from conftest import TINY, checkpoint_steps, records, start_and_kill, tiny_split, without_timings
 
 def _train(split, ckpts=None, epochs=4, learning_rate=3e-3, log=lambda _: None):
   return train.train_run("cnn2", split, seed=0, epochs=epochs, batch_size=32, learning_rate=learning_rate,
@@ -93,33 +92,6 @@ def _cmd(data_dir, workdir):
           "--config.batch_size=32", "--config.eval_batch_size=64", "--config.checkpoint_min_seconds=0"]
 
 
-def _checkpoint_steps(workdir):
-  root = workdir / "checkpoints"
-  return [p for p in root.glob("*/*") if p.name.isdigit()] if root.exists() else []
-
-
-def _start_and_kill(cmd, when, sig=signal.SIGKILL, timeout=120):
-  proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-  deadline = time.time() + timeout
-  while not (reached := when()) and proc.poll() is None and time.time() < deadline:
-    time.sleep(0.01)
-  assert proc.poll() is None, f"finished before the kill point: {proc.stderr.read()}"
-  assert reached, f"the kill point was not reached in {timeout} s"
-  proc.send_signal(sig)
-  _, err = proc.communicate(timeout=120)
-  return proc.returncode, err
-
-
-@pytest.fixture(scope="module")
-def bigger_data_dir(tmp_path_factory):
-  from conftest import category_rows
-  import numpy as np
-  d = tmp_path_factory.mktemp("bigger")
-  for c, name in enumerate(TINY):
-    np.save(d / f"{name}.npy", category_rows(name, 1500, c))
-  return d
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(bigger_data_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp("whole")
@@ -131,26 +103,26 @@ def test_sigkill_at_several_moments_then_rerun_gives_the_same_results(bigger_dat
   workdir = tmp_path / "w"
   cmd = _cmd(bigger_data_dir, workdir)
   moments = [
-      lambda: (workdir / "config.json").exists() and not _checkpoint_steps(workdir),  # before a checkpoint
-      lambda: any(p.name == "2" for p in _checkpoint_steps(workdir)),  # mid-run, inside epoch 3
+      lambda: (workdir / "config.json").exists() and not checkpoint_steps(workdir),  # before a checkpoint
+      lambda: any(p.name == "2" for p in checkpoint_steps(workdir)),  # mid-run, inside epoch 3
       lambda: len(wd.read_runs(workdir)) == 1,  # between sweep points
   ]
   for when in moments:
-    code, _ = _start_and_kill(cmd, when)
+    code, _ = start_and_kill(cmd, when)
     assert code == -signal.SIGKILL
   subprocess.run(cmd, check=True, capture_output=True)
   assert records(workdir) == uninterrupted
-  assert not _checkpoint_steps(workdir)  # finished runs keep no checkpoints
+  assert not checkpoint_steps(workdir)  # finished runs keep no checkpoints
 
 
 def test_sigterm_saves_exits_143_and_resumes(bigger_data_dir, tmp_path, uninterrupted):
   workdir = tmp_path / "w"
   cmd = _cmd(bigger_data_dir, workdir)
-  code, err = _start_and_kill(cmd, lambda: bool(_checkpoint_steps(workdir)), sig=signal.SIGTERM)
+  code, err = start_and_kill(cmd, lambda: bool(checkpoint_steps(workdir)), sig=signal.SIGTERM)
   assert code == 143
   line, = err.strip().splitlines()
   assert "preempted (SIGTERM)" in line and "rerun the same command" in line
-  assert _checkpoint_steps(workdir)
+  assert checkpoint_steps(workdir)
   out = subprocess.run(cmd, check=True, capture_output=True, text=True)
   assert "resumed after epoch" in out.stdout
   assert records(workdir) == uninterrupted

@@ -1,6 +1,5 @@
 """Training: learning, determinism, both input paths, divergence, and 4-device data parallelism."""
 
-import json
 import os
 import subprocess
 import sys
@@ -8,7 +7,7 @@ import types
 
 import pytest
 
-from qd_jax import steps, train
+from qd_jax import steps, train, workdir as wd
 from qd_jax.errors import QdError
 
 from conftest import TINY, tiny_split
@@ -76,7 +75,7 @@ def _launch_cnn2(data_dir, workdir, devices):
          "--config.num_seeds=2", "--config.epochs=3", "--config.rows_per_category=200",
          "--config.batch_size=32", "--config.eval_batch_size=64"]
   subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-  return [json.loads(line) for line in (workdir / "runs.jsonl").read_text().splitlines()]
+  return wd.read_runs(workdir)
 
 
 def test_four_devices_equal_one(tiny_data_dir, tmp_path):
