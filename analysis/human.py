@@ -14,7 +14,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from analysis import fmt, paper
 from analysis import runs as rs
-from qd_jax import jsonl
+from qd_jax.records import jsonl
 from qd_jax.human import LOG_NAME
 
 OTHER = "other"

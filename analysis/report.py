@@ -8,9 +8,9 @@ import numpy as np
 
 from analysis import architectures, confusion, curves, figures, fmt, human, imbalance, markdown, ols, paper, scale, verdicts
 from analysis import runs as rs
-from qd_jax.configs import base
+from qd_jax.experiments.configs import base
 
-REASONABLE_DEFAULT = base.get_config().reasonable_accuracy  # qd_jax's H1 bar; the paper names none
+REASONABLE_DEFAULT = base.get_config("balanced").reasonable_accuracy  # qd_jax's H1 bar; the paper names none
 
 
 class AnalysisError(Exception):

@@ -4,7 +4,7 @@ import json
 import math
 import pathlib
 
-from qd_jax import jsonl
+from qd_jax.records import jsonl
 
 MODEL_ORDER = ("fc", "cnn1", "cnn2")
 HYPOTHESES = ("h1", "h2", "h3", "h4", "h5", "h6")

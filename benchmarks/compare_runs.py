@@ -9,7 +9,7 @@ import collections
 import pathlib
 import sys
 
-from qd_jax import workdir as wd
+from qd_jax.records import workdir as wd
 
 
 def per_model(runs: list[dict]) -> dict[str, dict]:

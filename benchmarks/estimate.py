@@ -2,7 +2,7 @@
 
   python benchmarks/estimate.py --bench bench.json --data_dir DIR [--usd_per_hour 6.571] [--json FILE]
 
-For every hypothesis it lays out the paper's design on DIR's files (qd_jax.hypotheses, exactly
+For every hypothesis it lays out the paper's design on DIR's files (qd_jax.experiments.designs, exactly
 as the launcher would), groups the runs into cohorts as the sweep would (--models_at_once, the GPU default 16),
 and divides each cohort's work (its longest run's steps x batch x epochs x its size) by the
 aggregate samples/s that benchmarks/throughput.py measured for that model and batch size, for
@@ -18,9 +18,11 @@ import sys
 
 import numpy as np
 
-from qd_jax import cohort, configs, sweep
 from qd_jax.data import splits
 from qd_jax.errors import QdError
+from qd_jax.experiments import configs, sweep
+from qd_jax.nn import registry
+from qd_jax.training import cohort
 
 
 def rates(bench: list[dict], model: str, batch: int) -> dict[int, float]:
@@ -46,13 +48,14 @@ def rate_at(measured: dict[int, float], m: int) -> float:
 
 def hypothesis(config) -> list[dict]:
   """Each model's training work in one hypothesis, cohort by cohort as the sweep would run it."""
-  _, pts, pipeline = sweep.plan(config, log=lambda _: None)
+  lay = sweep.layout(config, log=lambda _: None)
   members = [cohort.Member(splits.make_split(p.files, p.sizes, seed), seed, "")
-             for seed in range(config.seed, config.seed + config.num_seeds) for p in pts]
+             for seed in range(config.seed, config.seed + config.num_seeds) for p in lay.points]
   steps = [m.split.count("train") // config.batch_size for m in members]
   out = []
-  for model in sweep.model_names(config):
-    groups = sweep.plan_cohorts(config, model, pipeline, members)
+  for model in registry.parse(config.models):
+    groups = cohort.plan(members, model, input_pipeline=lay.input_pipeline, batch_size=config.batch_size,
+                         models_at_once=config.models_at_once, device_data_max_mb=config.device_data_max_mb)
     out.append({"model": model, "runs": len(members), "cohorts": [len(g) for g in groups],
                 "train_samples": sum(steps) * config.batch_size * config.epochs,
                 # a cohort runs its longest member's steps for all of its members

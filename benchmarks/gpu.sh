@@ -6,7 +6,7 @@
 #   2. h2/ and h2_det/: the paper-scale H2 sweep (3 models x 3 seeds, 10 epochs, 10 x 10,000
 #      rows), timed end to end, then again with --xla_gpu_deterministic_ops (what it costs);
 #   3. estimate.txt (and .json, for cost.py): every hypothesis' expected training time (and cost) at paper scale;
-#   4. bench_fast.json: the CNNs again with qd_jax.layers' "fast" formulation (one GEMM per conv,
+#   4. bench_fast.json: the CNNs again with qd_jax.nn.cpu_networks' "fast" formulation (one GEMM per conv,
 #      made for XLA:CPU), alone and 16 stacked. On the H200, 16 stacked runs with XLA's layers
 #      (grouped convolutions) reached 1.2x-2.0x one run; batched GEMMs may stack better.
 #

@@ -3,7 +3,7 @@
   python benchmarks/paper_scale_data.py DIR [--from ../shared/data/quickdraw]
 
 Writes `<category>.npy` for every category the paper's designs name (the ten, and hammer for
-H4), each with as many rows as the largest design asks of it (qd_jax.hypotheses.rows_needed).
+H4), each with as many rows as the largest design asks of it (each design's rows_needed).
 The rows are real drawings drawn with replacement from --from's files when given, else uniform
 noise. The labels are therefore meaningless: use these files to time sweeps at paper scale,
 never to report accuracy. A SOURCES.md in DIR says so.
@@ -15,16 +15,18 @@ import sys
 
 import numpy as np
 
-from qd_jax import configs, hypotheses
-from qd_jax.data import categories as cats, npy
+from qd_jax.data import categories as cats
+from qd_jax.data.category_file import CategoryFile
+from qd_jax.experiments import configs, designs
 
 
 def rows_per_category() -> dict[str, int]:
   need: dict[str, int] = {}
   for config in configs.get_configs("all"):
+    design = designs.get(config.design)
     names = cats.parse_list(config.categories) if config.categories else cats.PAPER_CATEGORIES
-    for name in names:
-      need[name] = max(need.get(name, 0), hypotheses.rows_needed(config))
+    for name in design.categories(config, names):
+      need[name] = max(need.get(name, 0), design.rows_needed(config))
   return need
 
 
@@ -40,7 +42,7 @@ def main(argv=None) -> None:
     files = sorted(args.source.glob("*.npy"))
     if not files:
       p.error(f"--from {args.source} holds no .npy files")
-    pool = np.concatenate([np.asarray(npy.open_rows(f)) for f in files])
+    pool = np.concatenate([np.asarray(CategoryFile.open(f.stem, f).pixels) for f in files])
   args.dir.mkdir(parents=True, exist_ok=True)
   need = rows_per_category()
   for name, rows in need.items():

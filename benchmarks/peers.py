@@ -1,6 +1,6 @@
 """The peers of benchmarks/throughput.py: tf.keras `model.fit` and PyTorch eager on the CPU.
 
-Both train the same architectures as qd_jax.models, with Adam(1e-3) on uint8 rows scaled inside
+Both train the same architectures as qd_jax.nn.models, with Adam(1e-3) on uint8 rows scaled inside
 the step. `pip install -e ".[bench]"` installs torch; tf.keras comes with tensorflow-cpu.
 """
 
@@ -14,7 +14,7 @@ NUM_CLASSES = 10
 
 class Runner:
   """One implementation ready to train: `call()` runs its steps and returns the sample count.
-  `params` is its network's parameter count, so tests can hold the peers to qd_jax.models'."""
+  `params` is its network's parameter count, so tests can hold the peers to qd_jax.nn.models'."""
 
   def __init__(self, call, compile_s: float | None, detail: str, params: int | None = None):
     self.call, self.compile_s, self.detail, self.params = call, compile_s, detail, params

@@ -22,6 +22,7 @@ import numpy as np
 def rates(batches: list[int], rows: int = 50000, rounds: int = 3, categories: int = 10) -> dict[int, float]:
   """Best samples/s of one epoch per batch size."""
   from qd_jax.data import pipeline, splits
+  from qd_jax.data.category_file import CategoryFile
   out = {}
   with tempfile.TemporaryDirectory() as tmp:
     rng = np.random.default_rng(0)
@@ -29,7 +30,7 @@ def rates(batches: list[int], rows: int = 50000, rounds: int = 3, categories: in
     for c in range(categories):
       path = pathlib.Path(tmp) / f"c{c}.npy"
       np.save(path, rng.integers(0, 256, (rows, 784), dtype=np.uint8))
-      files[f"c{c}"] = path
+      files[f"c{c}"] = CategoryFile.open(f"c{c}", path)
     split = splits.make_split(files, {c: splits.Sizes(rows, 0, 0) for c in files}, seed=0)
     for batch in batches:
       best = 0.0

@@ -2,7 +2,7 @@
 
   python benchmarks/stacked_layers.py [--models 4] [--batch 128]
 
-For each conv of the paper's CNNs in qd_jax.layers' CPU formulation (with and without the 2x2
+For each conv of the paper's CNNs in qd_jax.nn.cpu_networks' CPU formulation (with and without the 2x2
 pool), it times the gradient of a scalar function of the conv output, best of 20, and prints the
 per-run speed of the vmapped version relative to solo (above 1: stacking pays).
 """
@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qd_jax import layers
+from qd_jax.nn import cpu_networks as layers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling modules, however run
 from timing import best_seconds  # noqa: E402
@@ -32,7 +32,7 @@ def main(argv=None) -> dict[str, float]:
   rng = np.random.default_rng(0)
   out = {}
   for name, pooled, shape, kshape in CONVS:
-    x = jnp.asarray(rng.normal(size=(*shape, args.batch)), jnp.float32)  # batch-minor, as layers.py
+    x = jnp.asarray(rng.normal(size=(*shape, args.batch)), jnp.float32)  # batch-minor, as cpu_networks.py
     k = jnp.asarray(rng.normal(size=kshape), jnp.float32)
 
     def loss(x, k, pooled=pooled):

@@ -7,8 +7,8 @@ rows, in this one process. Compile time is kept out of samples/s and reported on
       [--steps N] [--impls qd_jax,qd_jax_models,keras,torch] [--models-at-once 3,16] [--rounds 5]
       [--min-time 0.5]
 
-qd_jax is qd_jax's own compiled epoch (steps.Steps.epoch: a lax.scan over device-resident rows).
-qd_jax_models<M> is the same epoch over M stacked runs (qd_jax.cohort), as sweeps train them;
+qd_jax is qd_jax's own compiled epoch (training.programs.Programs.epoch: a lax.scan over device-resident rows).
+qd_jax_models<M> is the same epoch over M stacked runs (qd_jax.training.cohort), as sweeps train them;
 its samples/s count all M runs. See benchmarks/README.md.
 """
 
@@ -66,31 +66,26 @@ def gemm_gflops(n: int = 2048) -> float:
 
 
 def qd_jax_runner(model, batch, n_steps, x, y, models=1, layers="auto"):
-  """qd_jax's compiled epoch (steps.Steps.epoch) over `models` stacked runs (qd_jax.cohort)."""
+  """qd_jax's compiled epoch (training.programs.Programs.epoch) over `models` stacked runs."""
   import jax
-  from qd_jax import cohort, steps
-  mesh = steps.make_mesh()
-  impl = steps.layers_impl(layers)  # "auto": the layers qd_jax trains with by default
-  net, apply, tx = steps.model_and_optimizer(model, NUM_CLASSES, LEARNING_RATE, impl)
-  setting = ("benchmark", model, NUM_CLASSES, LEARNING_RATE, impl)
-  mb = steps.default_microbatch(model, impl, mesh.size)  # what training uses
-  st = steps.Steps(mesh, setting, mb)
-  holder = {"state": cohort.stack([steps.place(steps.create_state(net, apply, tx, seed), st.repl)
-                                   for seed in range(models)])}
+  from qd_jax.training import cohort, programs
+  compiled = programs.Programs(model, NUM_CLASSES, LEARNING_RATE, layers, programs.mesh())  # not cached: timed alone
+  holder = {"state": cohort.stack([compiled.init_state(seed) for seed in range(models)])}
   # Every run reads the same rows; what is measured is the work of `models` separate runs.
-  xa, ya = steps.place((np.stack([x] * models), np.stack([y] * models)), st.repl)
+  xa, ya = programs.place((np.stack([x] * models), np.stack([y] * models)), compiled.repl)
   order = np.arange(n_steps * batch, dtype=np.int32).reshape(n_steps, 1, batch)
-  idx = steps.place(np.repeat(order, models, axis=1), st.steps_split)
+  idx = programs.place(np.repeat(order, models, axis=1), compiled.steps_split)
 
   def call():
-    holder["state"], m = st.epoch(holder["state"], xa, ya, idx)
+    holder["state"], m = compiled.epoch(holder["state"], xa, ya, idx)
     jax.block_until_ready(m)
     return n_steps * batch * models
 
-  call()  # compiles; Steps times the compilation itself
-  mb = mb if mb and mb < batch else 0
+  call()  # compiles; Programs times the compilation itself
+  mb = compiled.microbatch if compiled.microbatch and compiled.microbatch < batch else 0
   what = f"{models} models stacked, " if models > 1 else ""
-  return Runner(call, st.compile_seconds, f"{what}qd_jax.steps.Steps.epoch, layers {impl}, microbatch {mb or 'off'}")
+  return Runner(call, compiled.compile_seconds,
+                f"{what}qd_jax Programs.epoch, layers {compiled.layers}, microbatch {mb or 'off'}")
 
 
 def time_runners(runners: dict, rounds: int, min_time: float, pause: float) -> dict:

@@ -22,8 +22,8 @@ import zlib
 
 import numpy as np
 
-from qd_jax import jsonl
-from qd_jax.data import npy, splits
+from qd_jax.data import splits
+from qd_jax.records import jsonl
 from qd_jax.errors import QdError
 
 LOG_NAME = "human.jsonl"
@@ -58,15 +58,14 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 
 
 def scored_split(data_dir: str | None, categories: str | None, seed: int, log=print) -> splits.Split:
-  """The split `launch --hypothesis=h2` scores its models on, for these data and this seed."""
-  from qd_jax import configs, hypotheses, sweep  # heavy (JAX); only once the flags are known to be good
+  """The split that configs.HUMAN_BASELINE scores its models on, for these data and this seed."""
+  from qd_jax.experiments import configs, sweep  # heavy (JAX); only once the flags are known to be good
   overrides = {"seed": seed}
   if data_dir:
     overrides["data_dir"] = str(data_dir)
   if categories:
     overrides["categories"] = categories
-  config = configs.get_config("h2", overrides=overrides)
-  point, = hypotheses.points(config, *sweep.resolve_data(config, log), log)
+  point, = sweep.layout(configs.get_config(configs.HUMAN_BASELINE, overrides=overrides), log).points
   return splits.make_split(point.files, point.sizes, seed)
 
 
@@ -86,11 +85,11 @@ def pick(split: splits.Split, n: int, seed: int) -> list[tuple[str, int]]:
 
 
 def load_drawings(split: splits.Split, chosen: list[tuple[str, int]]) -> list[Drawing]:
-  paths = {c.category: c.path for c in split.categories}
+  files = {c.category: c.file for c in split.categories}
   pixels = {}
   for name in dict.fromkeys(c for c, _ in chosen):
     idx = sorted(r for c, r in chosen if c == name)
-    pixels.update({(name, r): x for r, x in zip(idx, np.asarray(npy.open_rows(paths[name])[idx]))})
+    pixels.update({(name, r): x for r, x in zip(idx, np.asarray(files[name].pixels[idx]))})
   return [Drawing(f"{c}:{r}", c, png_bytes(pixels[c, r])) for c, r in chosen]
 
 

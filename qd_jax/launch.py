@@ -12,12 +12,11 @@ import traceback
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from qd_jax import configs
-from qd_jax.configs import base
 from qd_jax.errors import QdError
+from qd_jax.experiments import configs
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("hypothesis", None, f"one of {', '.join(configs.CHOICES)}")
+flags.DEFINE_string("hypothesis", None, f"one of {', '.join(configs.choices())}")
 flags.DEFINE_string("data_dir", None, "folder of official <category>.npy files (downloads land here)")
 flags.DEFINE_string("workdir", None, "output and resume root (default: a new folder under ./runs)")
 flags.DEFINE_string("categories", None, "comma-separated official category names (default: the paper's ten)")
@@ -40,11 +39,11 @@ def _fail(message: str) -> None:
 def _parse_flags(argv: list[str]) -> list[str]:
   try:
     # Defined here, not at import: it reads the --config.* overrides from argv as it is defined.
-    config_flags.DEFINE_config_dict("config", base.get_config(), "override a config field: --config.epochs=3",
+    config_flags.DEFINE_config_dict("config", configs.schema(), "override a config field: --config.epochs=3",
                                     sys_argv=argv)
     return FLAGS(argv)
   except (KeyError, AttributeError) as e:  # what the config flag raises for an unknown field
-    _fail(f"no config field {str(e).strip(chr(34))} (in --config.*); the fields are in qd_jax/configs/base.py")
+    _fail(f"no config field {str(e).strip(chr(34))} (in --config.*); the fields are in qd_jax/experiments/configs/")
   except flags.Error as e:
     _fail(f"{e}; see --helpshort")
 
@@ -64,6 +63,27 @@ def _init_distributed() -> None:
     jax.distributed.initialize()  # JAX reads the coordinator and ranks from the cluster's variables
 
 
+def _run(todo: list, workdir: pathlib.Path) -> None:
+  # Heavy imports only after the flags are known to be good. Only the launcher imports
+  # analysis: summary.md after every cohort, and the report after --hypothesis=all.
+  from analysis import summary
+  from qd_jax.experiments import sweep
+  from qd_jax.records import workdir as wd
+  from qd_jax.training import checkpoint
+  checkpoint.install_sigterm_handler()
+  try:
+    sweep.run_hypotheses(todo, workdir, on_cohort=lambda w: summary.write(w, todo))
+  except checkpoint.Preempted as e:
+    print(f"qd_jax: preempted (SIGTERM): {e}; rerun the same command to resume", file=sys.stderr)
+    sys.exit(143)
+  if wd.is_writer():
+    print(f"summary: {workdir / 'summary.md'}")
+  if FLAGS.hypothesis == "all" and wd.is_writer():
+    from analysis import report
+    report.build(workdir)
+    print(f"report: {workdir / 'REPORT.md'}")
+
+
 def main(argv: list[str]) -> None:
   if not FLAGS.verbose:
     logging.set_verbosity(logging.WARNING)  # JAX's backend probing is not news to the user
@@ -71,7 +91,7 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
       raise QdError(f"unexpected arguments {argv[1:]}", "flags take the form --name=value")
     if not FLAGS.hypothesis:
-      raise QdError("--hypothesis is required", f"pass --hypothesis= one of {', '.join(configs.CHOICES)}")
+      raise QdError("--hypothesis is required", f"pass --hypothesis= one of {', '.join(configs.choices())}")
     overrides = config_flags.get_override_values(FLAGS["config"])
     for name in ("data_dir", "categories"):
       if FLAGS[name].value is not None:
@@ -82,17 +102,7 @@ def main(argv: list[str]) -> None:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{FLAGS.hypothesis}-{stamp}")
     _init_distributed()
-    from qd_jax import checkpoint, sweep  # heavy imports only after the flags are known to be good
-    checkpoint.install_sigterm_handler()
-    try:
-      sweep.run_hypotheses(todo, workdir)
-    except checkpoint.Preempted as e:
-      print(f"qd_jax: preempted (SIGTERM): {e}; rerun the same command to resume", file=sys.stderr)
-      sys.exit(143)
-    if FLAGS.hypothesis == "all" and sweep.is_writer():
-      from analysis import report
-      report.build(workdir)
-      print(f"report: {workdir / 'REPORT.md'}")
+    _run(todo, workdir)
   except QdError as e:
     if FLAGS.verbose:
       traceback.print_exc()

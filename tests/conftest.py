@@ -23,8 +23,9 @@ import time
 import numpy as np
 import pytest
 
-from qd_jax import workdir as wd
 from qd_jax.data import categories, splits
+from qd_jax.data.category_file import CategoryFile
+from qd_jax.records import workdir as wd
 
 # The ten categories present in the local shared Quick Draw folder.
 LOCAL_TEN = ("airplane", "cat", "rainbow", "dog", "smiley face", "clock", "bird", "flower",
@@ -145,10 +146,22 @@ TINY = ("airplane", "cat", "smiley face")  # tiny_data_dir's categories
 TIMING = {"seconds", "samples_per_s", "train_seconds", "compile_seconds"}
 
 
+def open_files(paths: dict) -> dict[str, CategoryFile]:
+  """{category: path} -> {category: CategoryFile}."""
+  return {c: CategoryFile.open(c, p) for c, p in paths.items()}
+
+
 def tiny_split(data_dir: pathlib.Path, seed: int = 0, rows: int = 200) -> splits.Split:
   """TINY's files in data_dir, `rows` per category split 70/10/20."""
-  files = {c: data_dir / f"{c}.npy" for c in TINY}
+  files = open_files({c: data_dir / f"{c}.npy" for c in TINY})
   return splits.make_split(files, {c: splits.sizes_for(rows, 0.1, 0.2) for c in files}, seed)
+
+
+def train_settings(**kw):
+  """training.loop.Settings for the tests' small runs: 2 epochs, batch 32, lr 3e-3."""
+  from qd_jax.training import loop
+  return loop.Settings(**{**dict(epochs=2, batch_size=32, eval_batch_size=64, learning_rate=3e-3,
+                                 input_pipeline="device"), **kw})
 
 
 def without_timings(record: dict) -> dict:

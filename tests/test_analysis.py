@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from analysis import confusion, deltas, human, ols, paper, report
-from qd_jax import summary
+from analysis import summary
 
 TEN = list(paper.CATEGORIES)
 

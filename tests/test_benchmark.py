@@ -97,8 +97,8 @@ def _peer(bench, impl, model):
 
 def _qd_jax_params(model):
   import jax
-  from qd_jax import models
-  shapes = jax.eval_shape(lambda k: models.init_params(models.create(model, 10), k), jax.random.key(0))
+  from qd_jax.nn import models, registry
+  shapes = jax.eval_shape(lambda k: models.init_params(registry.get(model).create(10), k), jax.random.key(0))
   return models.param_count(shapes)
 
 

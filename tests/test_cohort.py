@@ -9,19 +9,22 @@ import jax
 import numpy as np
 import pytest
 
-from qd_jax import cohort, steps, train
 from qd_jax.data import splits
+from qd_jax.training import cohort, loop, programs
 
-from conftest import checkpoint_steps, records, start_and_kill
+from conftest import checkpoint_steps, open_files, records, start_and_kill, train_settings
 
 CATS = ("airplane", "cat", "smiley face", "rainbow")
-ARGS = dict(epochs=3, batch_size=32, learning_rate=3e-3, eval_batch_size=64, input_pipeline="device",
-            log=lambda _: None)
+SETTINGS = train_settings(epochs=3)
+
+
+def _train(model, members):
+  return loop.train_cohort(model, members, SETTINGS, log=lambda _: None)
 
 
 @pytest.fixture
 def four(make_category_files):
-  return make_category_files("four", {c: 300 for c in CATS})
+  return open_files(make_category_files("four", {c: 300 for c in CATS}))
 
 
 def _member(files, k, rows, seed):
@@ -31,18 +34,16 @@ def _member(files, k, rows, seed):
   return cohort.Member(split, seed, f"k{k}-rows{rows}-seed{seed}")
 
 
-def _close(a: dict, b: dict, tol=2e-4):
+def _close(a: loop.RunResult, b: loop.RunResult, tol=2e-4):
   """Same run to float rounding: every epoch's metrics, the test metrics and the predictions."""
-  assert len(a["epochs"]) == len(b["epochs"])
-  for ea, eb in zip(a["epochs"], b["epochs"]):
+  assert len(a.history) == len(b.history)
+  for ea, eb in zip(a.history, b.history):
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
       assert ea[key] == pytest.approx(eb[key], abs=tol), (key, ea, eb)
-  assert a["test_loss"] == pytest.approx(b["test_loss"], abs=tol)
-  assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=0.01)
-  assert a["param_count"] == b["param_count"]
-  pa, pb = a["test_predictions"]["pred"], b["test_predictions"]["pred"]
-  agree = np.mean([x == y for c in pa for x, y in zip(pa[c], pb[c])])
-  assert agree >= 0.99
+  assert a.test["loss"] == pytest.approx(b.test["loss"], abs=tol)
+  assert a.test["accuracy"] == pytest.approx(b.test["accuracy"], abs=0.01)
+  assert a.param_count == b.param_count
+  assert np.mean(a.test["pred"] == b.test["pred"]) >= 0.99
 
 
 @pytest.mark.parametrize("model", ["fc", "cnn1", "cnn2"])
@@ -50,25 +51,24 @@ def test_each_run_of_a_cohort_equals_its_solo_run(four, model):
   # Different class counts (padded, masked), row counts (masked steps) and seeds in one program.
   members = [_member(four, 4, 300, 0), _member(four, 3, 300, 1), _member(four, 4, 200, 2),
              _member(four, 2, 250, 0)]
-  together = train.train_cohort(model, members, **ARGS)
-  assert [r["models_at_once"] for r in together] == [4] * 4
+  together = _train(model, members)
+  assert [r.models_at_once for r in together] == [4] * 4
   for m, r in zip(members, together):
-    solo = train.train_run(model, m.split, seed=m.seed, **ARGS)
-    assert solo["models_at_once"] == 1
+    solo, = _train(model, [m])
+    assert solo.models_at_once == 1
     _close(r, solo)
-  assert together[0]["test_accuracy"] > 0.6  # it learned, so equality is not of two untrained nets
+  assert together[0].test["accuracy"] > 0.6  # it learned, so equality is not of two untrained nets
 
 
 def test_runs_of_a_cohort_stay_apart(four):
-  a, b = train.train_cohort("fc", [_member(four, 4, 300, 0), _member(four, 4, 300, 1)], **ARGS)
+  a, b = _train("fc", [_member(four, 4, 300, 0), _member(four, 4, 300, 1)])
   # different seeds stay different: no member reads another's state or data
-  assert a["epochs"][0]["train_loss"] != pytest.approx(b["epochs"][0]["train_loss"], rel=1e-3)
+  assert a.history[0]["train_loss"] != pytest.approx(b.history[0]["train_loss"], rel=1e-3)
 
 
 def test_stack_pads_with_zeros_and_unstack_inverts(four):
-  net3, apply3, tx = steps.model_and_optimizer("fc", 3, 1e-3)
-  net5, apply5, _ = steps.model_and_optimizer("fc", 5, 1e-3)
-  small, big = steps.create_state(net3, apply3, tx, 0), steps.create_state(net5, apply5, tx, 1)
+  small = programs.get("fc", 3, 1e-3, "auto").init_state(0)
+  big = programs.get("fc", 5, 1e-3, "auto").init_state(1)
   stacked = cohort.stack([small, big])
   assert stacked.params["Dense_2"]["kernel"].shape == (2, 12, 5)
   assert np.all(np.asarray(stacked.params["Dense_2"]["kernel"][0, :, 3:]) == 0)
@@ -78,11 +78,20 @@ def test_stack_pads_with_zeros_and_unstack_inverts(four):
       np.testing.assert_array_equal(x, y)
 
 
-def test_plan_groups_by_resume_epoch_and_size():
+def test_group_by_resume_epoch_and_size():
   # steps 100, 90, 40, 100 (resumed at 2), 60; at most 2 per cohort
-  assert cohort.plan([100, 90, 40, 100, 60], [0, 0, 0, 2, 0], 2) == [[0, 1], [2, 4], [3]]
-  assert cohort.plan([10, 10, 10], [0, 0, 0], 8) == [[0, 1, 2]]
-  assert cohort.plan([100, 49], [0, 0], 8) == [[0], [1]]  # padding would waste over half
+  assert cohort.group([100, 90, 40, 100, 60], [0, 0, 0, 2, 0], 2) == [[0, 1], [2, 4], [3]]
+  assert cohort.group([10, 10, 10], [0, 0, 0], 8) == [[0, 1, 2]]
+  assert cohort.group([100, 49], [0, 0], 8) == [[0], [1]]  # padding would waste over half
+
+
+def test_plan_takes_the_registry_default_and_the_device_budget(four):
+  members = [_member(four, 4, 300, s) for s in range(10)]
+  plan = lambda **kw: cohort.plan(members, "fc", input_pipeline="device", batch_size=32, **kw)  # noqa: E731
+  assert [len(g) for g in plan(models_at_once=0, device_data_max_mb=2048)] == [8, 2]  # fc's CPU default
+  assert [len(g) for g in plan(models_at_once=3, device_data_max_mb=2048)] == [3, 3, 3, 1]
+  assert members[0].split.count("train") * 784 > 2**20 / 2  # 1 MB holds one run's rows, not two
+  assert [len(g) for g in plan(models_at_once=0, device_data_max_mb=1)] == [1] * 10
 
 
 def test_a_cohort_left_one_save_apart_resumes_together_from_the_older_save():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from qd_jax.data import categories, download, npy
+from qd_jax.data.category_file import CategoryFile
 from qd_jax.errors import QdError
 
 from conftest import free_port
@@ -102,7 +103,7 @@ def server(tmp_path):
 
 
 def _rows(path):
-  return npy.open_rows(path)
+  return CategoryFile.open(path.stem, path).pixels
 
 
 def _left(d):

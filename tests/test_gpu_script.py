@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from qd_jax import configs, hypotheses
+from qd_jax.experiments import configs, designs
 from qd_jax.data import categories as cats
 
 from conftest import fake_exe, load_benchmark, run_script
@@ -49,7 +49,7 @@ def test_paper_scale_data_sizes_come_from_the_designs(tmp_path, monkeypatch):
   mod = load_benchmark("paper_scale_data")
   need = mod.rows_per_category()
   h4 = configs.get_config("h4")
-  assert need["fork"] == need["hammer"] == hypotheses.rows_needed(h4)
+  assert need["fork"] == need["hammer"] == designs.get(h4.design).rows_needed(h4)
   assert set(cats.PAPER_CATEGORIES) <= set(need)
   assert need["fish"] == max(int(n) for n in configs.get_config("h6").rows_sweep.split(","))
   monkeypatch.setattr(mod, "rows_per_category", lambda: {"fork": 7, "hammer": 3})
@@ -72,7 +72,7 @@ def test_estimate_counts_every_run_of_the_design(tmp_path, make_category_files, 
   out = load_benchmark("estimate").main(["--bench", str(tmp_path / "b.json"), "--data_dir", str(tmp_path / "d"),
                                   "--usd_per_hour", "3.6", "--json", str(tmp_path / "e.json")])
   assert json.loads((tmp_path / "e.json").read_text()) == out
-  assert {o["hypothesis"] for o in out} == set(configs.HYPOTHESES)
+  assert {o["hypothesis"] for o in out} == set(configs.hypotheses())
   h2 = [o for o in out if o["hypothesis"] == "h2"]
   assert [o["model"] for o in h2] == ["fc", "cnn1", "cnn2"]
   # 1,500 rows: 1,050 train per category, 10,500 in all, 82 batches of 128, 10 epochs, 3 seeds

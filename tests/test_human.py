@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import decode_rows
+from conftest import decode_rows, open_files
 from qd_jax import human
 from qd_jax.data import splits
 
@@ -75,7 +75,7 @@ def decode_png(data: bytes) -> np.ndarray:
 
 
 def test_drawings_are_the_models_test_rows(tiny_data_dir, tmp_path):
-  files = {c: tiny_data_dir / f"{c}.npy" for c in CATS.split(",")}
+  files = open_files({c: tiny_data_dir / f"{c}.npy" for c in CATS.split(",")})
   sizes = splits.sizes_for(200, 0.1, 0.2)
   test = {c.category: set(c.test.tolist()) for c in splits.make_split(files, {c: sizes for c in files}, 3).categories}
   with serving(tmp_path / "w", tiny_data_dir, n=10, seed=3) as server:

@@ -3,30 +3,39 @@
 import numpy as np
 import pytest
 
-from qd_jax import configs, hypotheses
 from qd_jax.data import splits
 from qd_jax.errors import QdError
+from qd_jax.experiments import configs, designs
+
+from conftest import open_files
 
 NAMES = ("airplane", "cat", "smiley face", "rainbow")
 
 
 @pytest.fixture
 def files(make_category_files, tmp_path):
-  return make_category_files(tmp_path, {"airplane": 3000, "cat": 2500, "smiley face": 2600, "rainbow": 2700})
+  return open_files(make_category_files(tmp_path, {"airplane": 3000, "cat": 2500, "smiley face": 2600,
+                                                   "rainbow": 2700}))
 
 
 def _points(hypothesis, files, **overrides):
   config = configs.get_config(hypothesis, overrides=overrides)
   logs = []
-  rows = min(config.rows_per_category, 2500)
-  return hypotheses.points(config, files, rows, logs.append), logs
+  design = designs.get(config.design)
+  used = design.categories(config, tuple(files))
+  return design.points(config, {c: files[c] for c in used}, logs.append), logs
+
+
+def _rows_needed(hypothesis):
+  config = configs.get_config(hypothesis)
+  return designs.get(config.design).rows_needed(config)
 
 
 def test_paper_designs_ask_for_the_paper_sizes():
-  assert hypotheses.rows_needed(configs.get_config("h6")) == 20_000
-  assert hypotheses.rows_needed(configs.get_config("h3")) == 10_000
-  assert hypotheses.rows_needed(configs.get_config("h4")) == 50_000 * 8 // 7 + 1 + 10_000
-  assert hypotheses.rows_needed(configs.get_config("h2")) == 10_000
+  assert _rows_needed("h6") == 20_000
+  assert _rows_needed("h3") == 10_000
+  assert _rows_needed("h4") == 50_000 * 8 // 7 + 1 + 10_000
+  assert _rows_needed("h2") == 10_000
 
 
 def test_h3_keeps_the_sizes_that_exist_and_says_so(files):

@@ -1,4 +1,4 @@
-"""qd_jax.layers: the fast CPU formulation equals lax.conv_general_dilated / nn.max_pool / the
+"""qd_jax.nn.cpu_networks: the fast CPU formulation equals lax.conv_general_dilated / nn.max_pool / the
 flax models, in outputs and in gradients (inputs and params), to 1e-5 on random inputs.
 
 "To 1e-5" is relative to each array's largest entry (and absolute below 1): a kernel gradient
@@ -12,9 +12,19 @@ import numpy as np
 import pytest
 from jax import lax
 
-from qd_jax import layers, losses, models, steps
+from qd_jax.nn import cpu_networks as layers, losses, models, registry
+from qd_jax.training import programs as steps
 
 TOL = 1e-5
+
+
+def _create(name, num_classes):
+  return registry.get(name).create(num_classes)
+
+
+def _fast(name):
+  """The registry's CPU formulation as (variables, x) -> logits."""
+  return registry.get(name).apply("fast", 10)
 
 
 def init_params(model, key):
@@ -143,10 +153,10 @@ def _loss(apply):
   return loss
 
 
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
+@pytest.mark.parametrize("name", registry.names())
 def test_network_matches_flax_model(name):
-  model = models.create(name, 10)
-  apply = {"fast": layers.apply_fn(name), "flax": model.apply}
+  model = _create(name, 10)
+  apply = {"fast": _fast(name), "flax": model.apply}
 
   @jax.jit
   def run(cases):  # batches 1 and 7 in one program: one compilation instead of two
@@ -162,10 +172,10 @@ def test_network_matches_flax_model(name):
 @pytest.mark.parametrize("name,count", [("cnn1", 320_890), ("cnn2", 19_322), ("fc", 20_067)])
 def test_same_params_pytree(name, count):
   # cnn_apply runs on models.init_params' pytree as it is: same names, shapes and count.
-  params = init_params(models.create(name, 10), jax.random.key(0))
+  params = init_params(_create(name, 10), jax.random.key(0))
   assert sum(p.size for p in jax.tree_util.tree_leaves(params)) == count
   x = jnp.zeros((2, 784))
-  apply = layers.apply_fn(name)
+  apply = _fast(name)
   out, grads = jax.jit(jax.value_and_grad(lambda p: apply({"params": p}, x).sum()))(params)
   assert out.shape == ()
   assert jax.tree_util.tree_structure(grads) == jax.tree_util.tree_structure(params)
@@ -174,23 +184,23 @@ def test_same_params_pytree(name, count):
 
 
 def test_fast_takes_any_class_count():
-  params = init_params(models.create("cnn2", 5), jax.random.key(3))
+  params = init_params(_create("cnn2", 5), jax.random.key(3))
   x = jax.random.uniform(jax.random.key(4), (7, 784))
-  fast, flax = jax.jit(lambda p, x: [layers.cnn_apply(p, x, True), models.create("cnn2", 5).apply({"params": p}, x)])(params, x)
+  fast, flax = jax.jit(lambda p, x: [layers.cnn_apply(p, x, True), _create("cnn2", 5).apply({"params": p}, x)])(params, x)
   assert fast.shape == (7, 5)
   close(fast, flax)
-  fc = models.create("fc", 3)
+  fc = _create("fc", 3)
   params = init_params(fc, jax.random.key(5))
   close(layers.fc_apply(params, x), fc.apply({"params": params}, x))
 
 
 @pytest.mark.parametrize("chunk", [3, 4, 6])  # 4, 3 and 2 chunks: the scan runs two per step
 def test_microbatch_equals_whole_batch(chunk):
-  model = models.create("fc", 10)  # the chunking is model-agnostic; FC compiles fastest
+  model = _create("fc", 10)  # the chunking is model-agnostic; FC compiles fastest
   params = init_params(model, jax.random.key(0))
   x = jax.random.uniform(jax.random.key(1), (12, 784))
   y = jnp.arange(12) % 10
-  fast = layers.apply_fn("fc")
+  fast = _fast("fc")
 
   def loss_fn(p, x, y):
     logits = fast({"params": p}, x)
@@ -203,6 +213,9 @@ def test_microbatch_equals_whole_batch(chunk):
     steps.microbatch_value_and_grad(loss_fn, 5)(params, x, y)
 
 
-def test_unknown_model():
-  with pytest.raises(ValueError, match="model"):
-    layers.apply_fn("resnet")
+def test_registry_picks_the_cpu_formulation_only_where_it_runs():
+  spec = registry.get("cnn2")
+  assert spec.layers("auto", "cpu") == "fast" and spec.layers("auto", "gpu") == "xla"
+  assert spec.layers("xla", "cpu") == "xla" and spec.layers("fast", "gpu") == "fast"
+  assert spec.microbatch("fast", "cpu", 1) == 128 and spec.microbatch("fast", "cpu", 2) == 0
+  assert spec.microbatch("xla", "cpu", 1) == 0 and spec.microbatch("fast", "gpu", 1) == 0

@@ -1,4 +1,4 @@
-"""Property tests for qd_jax.losses (softmax, log-softmax, cross-entropy).
+"""Property tests for qd_jax.nn.losses (softmax, log-softmax, cross-entropy).
 
 JAX recompiles per input shape (~50-100 ms per function and shape on CPU), so every
 function is jitted once at module level and shapes come from a small grid spanning
@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from qd_jax import losses
+from qd_jax.nn import losses
 
 SETTINGS = settings(max_examples=40, deadline=None)
 

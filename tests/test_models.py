@@ -1,12 +1,13 @@
-"""qd_jax.models: exact parameter counts and layer shapes, output shapes, purity."""
+"""qd_jax.nn.models and the registry: exact parameter counts and layer shapes, output shapes, purity."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from qd_jax import models
 from qd_jax.errors import QdError
+from qd_jax.nn import models, registry
 
 # The paper's Table of parameter counts (10 classes).
 EXPECTED_COUNTS = {"fc": 20_067, "cnn1": 320_890, "cnn2": 19_322}
@@ -38,8 +39,12 @@ BODY_COUNTS = {"fc": 20_067 - 130, "cnn1": 320_890 - 650, "cnn2": 19_322 - 650}
 LAST_WIDTH = {"fc": 12, "cnn1": 64, "cnn2": 64}
 
 
+def _create(name, num_classes):
+  return registry.get(name).create(num_classes)
+
+
 def _params(name, num_classes=10, seed=0):
-  return models.init_params(models.create(name, num_classes), jax.random.key(seed))
+  return models.init_params(_create(name, num_classes), jax.random.key(seed))
 
 
 def _shapes(params):
@@ -51,7 +56,7 @@ def _images(batch, seed=0):
 
 
 def test_model_names():
-  assert tuple(models.MODEL_NAMES) == ("fc", "cnn1", "cnn2")
+  assert tuple(registry.names()) == ("fc", "cnn1", "cnn2")
 
 
 @pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
@@ -85,7 +90,7 @@ def test_param_count_scales_with_classes(name, num_classes):
 @pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
 @pytest.mark.parametrize("batch", [1, 5])
 def test_output_shape(name, batch):
-  model = models.create(name, 10)
+  model = _create(name, 10)
   params = models.init_params(model, jax.random.key(0))
   out = model.apply({"params": params}, _images(batch))
   assert out.shape == (batch, 10)
@@ -94,7 +99,7 @@ def test_output_shape(name, batch):
 
 
 def test_fc_three_classes():
-  model = models.create("fc", 3)
+  model = _create("fc", 3)
   params = models.init_params(model, jax.random.key(0))
   out = model.apply({"params": params}, _images(4))
   assert out.shape == (4, 3)
@@ -132,7 +137,7 @@ def _np_forward(name, params, x):
 
 @pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
 def test_forward_matches_numpy_reference(name):
-  model = models.create(name, 10)
+  model = _create(name, 10)
   params = models.init_params(model, jax.random.key(3))
   # Bias the init away from zero so ReLUs actually clip something in every layer.
   params = jax.tree_util.tree_map(lambda a: a + 0.05 if a.ndim == 1 else a, params)
@@ -144,7 +149,7 @@ def test_forward_matches_numpy_reference(name):
 
 @pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])
 def test_apply_is_pure(name):
-  model = models.create(name, 10)
+  model = _create(name, 10)
   params = models.init_params(model, jax.random.key(0))
   x = _images(5)
   out1 = np.asarray(model.apply({"params": params}, x))
@@ -174,4 +179,35 @@ def test_init_is_deterministic_in_key(name):
 @pytest.mark.parametrize("bad", ["cnn3", "FC", "", "mlp"])
 def test_unknown_model_raises(bad):
   with pytest.raises((ValueError, QdError), match=repr(bad) if bad else "unknown"):
-    models.create(bad, 10)
+    _create(bad, 10)
+
+
+class _AutoNamedFC(nn.Module):
+  """FC as Flax names it by itself: what every recorded seed was initialised with."""
+  @nn.compact
+  def __call__(self, x):
+    x = nn.relu(nn.Dense(25)(x))  # constructed in this order: Dense_0, Dense_1, Dense_2
+    x = nn.relu(nn.Dense(12)(x))
+    return nn.Dense(10)(x)
+
+
+class _AutoNamedCNN(nn.Module):
+  @nn.compact
+  def __call__(self, x):
+    h = x.reshape(x.shape[0], 28, 28, 1)
+    for features, kernel in ((4, (3, 3)), (8, (2, 2))):
+      h = nn.max_pool(nn.relu(nn.Conv(features, kernel, padding="VALID")(h)), (2, 2), strides=(2, 2))
+    h = nn.relu(nn.Dense(64)(h.reshape(h.shape[0], -1)))
+    return nn.Dense(10)(h)
+
+
+@pytest.mark.parametrize("name, auto", [("fc", _AutoNamedFC), ("cnn2", _AutoNamedCNN)])
+def test_explicit_layer_names_keep_every_seeds_initial_weights(name, auto):
+  """Flax folds a layer's name into its initialisation key: the registry's models must start
+  from the very weights Flax's automatic names gave each seed."""
+  for seed in (0, 7):
+    ours = _params(name, seed=seed)
+    theirs = models.init_params(auto(), jax.random.key(seed))
+    assert jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(theirs)
+    for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(theirs)):
+      np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from qd_jax import workdir as wd
+from qd_jax.records import workdir as wd
 
 from conftest import free_port
 

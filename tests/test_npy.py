@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from qd_jax.data import npy
+from qd_jax.data.category_file import CategoryFile
 from qd_jax.errors import QdError
+
+
+def open_rows(path):
+  """What training reads: the checked file's (N, 784) memmap."""
+  return CategoryFile.open(path.stem, path).pixels
 
 from conftest import BAD_NPY, LOCAL_TEN, category_rows, decode_rows
 
@@ -38,7 +44,7 @@ def valid(make_category_files):
 
 
 def test_valid_file_opens_as_read_only_memmap(valid):
-  rows = npy.open_rows(valid)
+  rows = open_rows(valid)
   assert isinstance(rows, np.memmap)
   assert rows.shape == (50, 784) and rows.dtype == np.uint8
   assert not rows.flags.writeable
@@ -60,7 +66,7 @@ def test_zero_rows_is_a_valid_file(tmp_path):
   path = tmp_path / "cat.npy"
   np.save(path, np.zeros((0, 784), np.uint8))
   assert npy.read_header(path).rows == 0
-  assert npy.open_rows(path).shape == (0, 784)
+  assert open_rows(path).shape == (0, 784)
 
 
 def test_28x28_layout_is_viewed_as_rows(tmp_path):
@@ -69,7 +75,7 @@ def test_28x28_layout_is_viewed_as_rows(tmp_path):
   np.save(path, want.reshape(12, 28, 28))
   h = npy.read_header(path)
   assert h.rows == 12 and h.shape == (12, 28, 28)
-  rows = npy.open_rows(path)
+  rows = open_rows(path)
   assert rows.shape == (12, 784) and not rows.flags.writeable
   np.testing.assert_array_equal(rows, want)
 
@@ -81,7 +87,7 @@ def test_write_header_makes_a_file_numpy_and_qd_jax_read(tmp_path):
     npy.write_header(f, 7)
     f.write(want.tobytes())
   np.testing.assert_array_equal(np.load(path, allow_pickle=False), want)
-  np.testing.assert_array_equal(npy.open_rows(path), want)
+  np.testing.assert_array_equal(open_rows(path), want)
 
 
 def test_sha256_matches_hashlib(valid):
@@ -90,7 +96,7 @@ def test_sha256_matches_hashlib(valid):
 
 
 @pytest.mark.parametrize("case", sorted(BAD_NPY))
-@pytest.mark.parametrize("fn", [npy.read_header, npy.open_rows], ids=["read_header", "open_rows"])
+@pytest.mark.parametrize("fn", [npy.read_header, open_rows], ids=["read_header", "open_rows"])
 def test_bad_file_is_one_line_naming_the_file(tmp_path, case, fn):
   write, says = BAD_NPY[case]
   d = tmp_path / "data dir"
@@ -131,7 +137,7 @@ def test_pickle_is_never_unpickled(tmp_path):
   np.save(path, arr, allow_pickle=True)
   assert not marker.exists()
 
-  for fn in (npy.read_header, npy.open_rows):
+  for fn in (npy.read_header, open_rows):
     msg = _refused(path, fn)
     assert "pickle" in msg
     assert not marker.exists(), f"{fn.__name__} unpickled the file"
@@ -150,7 +156,7 @@ def test_real_local_files_open(shared_data_dir):
     assert path.is_file(), path
     h = npy.read_header(path)
     assert h.rows > 0
-    rows = npy.open_rows(path)
+    rows = open_rows(path)
     assert rows.shape == (h.rows, 784) and rows.dtype == np.uint8
     assert not rows.flags.writeable
     last = np.asarray(rows[-2:])

@@ -10,7 +10,7 @@ from qd_jax.data import npy, pipeline, splits  # pipeline first: it quiets TF's 
 
 import tensorflow as tf  # noqa: E402
 
-from conftest import decode_rows, row_keys, row_labels
+from conftest import decode_rows, open_files, row_keys, row_labels
 
 NAMES = ("airplane", "cat", "smiley face")
 B = 32
@@ -19,7 +19,7 @@ B = 32
 @pytest.fixture
 def split(tiny_data_dir):
   """450 training rows (150 per category): one epoch of B=32 is 14 batches, 2 rows dropped."""
-  files = {n: tiny_data_dir / f"{n}.npy" for n in NAMES}
+  files = open_files({n: tiny_data_dir / f"{n}.npy" for n in NAMES})
   return splits.make_split(files, {n: splits.Sizes(150, 20, 30) for n in NAMES}, seed=0)
 
 
@@ -99,7 +99,7 @@ def test_two_processes_shard_each_global_batch(split, epoch):
 
 def test_processes_yield_the_same_number_of_batches(tiny_data_dir):
   split = splits.make_split(
-      {n: tiny_data_dir / f"{n}.npy" for n in NAMES},
+      open_files({n: tiny_data_dir / f"{n}.npy" for n in NAMES}),
       {"airplane": splits.Sizes(150, 20, 30), "cat": splits.Sizes(149, 20, 30),
        "smiley face": splits.Sizes(148, 20, 30)}, seed=0)
   n = split.count("train")
@@ -111,11 +111,11 @@ def test_processes_yield_the_same_number_of_batches(tiny_data_dir):
 
 def test_only_training_rows_are_read(split, monkeypatch):
   reads = {}
-  real = npy.open_rows
+  real = npy.memmap_rows
 
   class Recorder:
-    def __init__(self, path):
-      self.mm = real(path)
+    def __init__(self, path, header):
+      self.mm = real(path, header)
       self.shape = self.mm.shape
       self.log = reads.setdefault(path, [])
 
@@ -124,11 +124,11 @@ def test_only_training_rows_are_read(split, monkeypatch):
       self.log.append(idx.copy())
       return self.mm.take(idx, axis, out, mode)
 
-  monkeypatch.setattr(npy, "open_rows", Recorder)
+  monkeypatch.setattr(npy, "memmap_rows", Recorder)
   batches = _epoch(split)
-  assert set(reads) == {c.path for c in split.categories}
+  assert set(reads) == {c.file.path for c in split.categories}
   for c in split.categories:
-    got = np.concatenate(reads[c.path]) if reads[c.path] else np.zeros(0, np.int64)
+    got = np.concatenate(reads[c.file.path]) if reads[c.file.path] else np.zeros(0, np.int64)
     assert len(set(got.tolist())) == len(got)  # no row read twice
     assert set(got.tolist()) <= set(c.train.tolist()), c.category
   # Exactly the rows that reach a batch are read: the dropped remainder is never touched.

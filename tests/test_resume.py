@@ -7,15 +7,27 @@ import sys
 
 import pytest
 
-from qd_jax import checkpoint, jsonl, steps, train, workdir as wd
-from qd_jax.errors import QdError
+import dataclasses
 
-from conftest import TINY, checkpoint_steps, records, start_and_kill, tiny_split, without_timings
+from qd_jax.errors import QdError
+from qd_jax.records import jsonl, workdir as wd
+from qd_jax.training import checkpoint, loop, programs
+
+from conftest import TINY, checkpoint_steps, records, start_and_kill, tiny_split, train_settings
+
 
 def _train(split, ckpts=None, epochs=4, learning_rate=3e-3, log=lambda _: None):
-  return train.train_run("cnn2", split, seed=0, epochs=epochs, batch_size=32, learning_rate=learning_rate,
-                         eval_batch_size=64, input_pipeline="device", log=log,
-                         checkpoints=ckpts)
+  return loop.train_run("cnn2", split, train_settings(epochs=epochs, learning_rate=learning_rate), seed=0,
+                        checkpoints=ckpts, log=log)
+
+
+def _without_timings(r: loop.RunResult) -> dict:
+  out = dataclasses.asdict(r)
+  for key in ("train_seconds", "compile_seconds"):
+    out.pop(key)
+  out["history"] = [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_s")} for e in r.history]
+  out["test"] = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in r.test.items()}
+  return out
 
 
 @pytest.fixture
@@ -41,7 +53,7 @@ def test_resume_after_sigterm_is_bitwise_equal(tiny_data_dir, tmp_path, preempt_
   resumed = _train(split, checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=2), log=logs.append)
   assert any("resumed after epoch 2" in line for line in logs)
   assert sum("epoch " in line and "/4" in line for line in logs) == 2  # only epochs 3 and 4 ran
-  assert without_timings(resumed) == without_timings(whole)
+  assert _without_timings(resumed) == _without_timings(whole)
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path, preempt_after, monkeypatch):
@@ -52,7 +64,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path, pree
   with pytest.raises(QdError, match="diverged"):
     _train(split, checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=3), learning_rate=1e6)
   ckpts = checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=3)
-  _, meta = ckpts.restore(steps.create_state(*steps.model_and_optimizer("cnn2", 3, 3e-3), 0))
+  _, meta = ckpts.restore(programs.get("cnn2", 3, 3e-3, "auto").init_state(0))
   assert len(meta["history"]) == 2 and all(e["train_loss"] < 10 for e in meta["history"])
 
 

@@ -6,13 +6,13 @@ import pytest
 from qd_jax.data import npy, splits
 from qd_jax.errors import QdError
 
-from conftest import category_rows, decode_rows
+from conftest import category_rows, decode_rows, open_files
 
 NAMES = ("airplane", "cat", "smiley face")
 
 
 def _files(d, names=NAMES):
-  return {n: d / f"{n}.npy" for n in names}
+  return open_files({n: d / f"{n}.npy" for n in names})
 
 
 def _same(a: splits.CategorySplit, b: splits.CategorySplit):
@@ -49,7 +49,7 @@ def test_split_is_stratified_disjoint_and_in_range(tiny_data_dir):
   assert split.names == NAMES
   for label, c in enumerate(split.categories):
     want = sizes[c.category]
-    assert c.label == label and c.path == files[c.category] and c.available == 200
+    assert c.label == label and c.file is files[c.category] and c.file.rows == 200
     assert (len(c.train), len(c.val), len(c.test)) == (want.train, want.val, want.test)
     parts = [set(c.rows(p).tolist()) for p in splits.PARTS]
     assert sum(len(p) for p in parts) == want.total  # no repeats inside a part
@@ -61,7 +61,7 @@ def test_split_is_stratified_disjoint_and_in_range(tiny_data_dir):
   assert split.count("train") == 370 and split.count("val") == 60 and split.count("test") == 120
   desc = split.describe()
   assert [d["category"] for d in desc] == list(NAMES)
-  assert desc[1] == {"category": "cat", "label": 1, "file": str(files["cat"]), "rows_in_file": 200,
+  assert desc[1] == {"category": "cat", "label": 1, "file": str(files["cat"].path), "rows_in_file": 200,
                      "train": 100, "val": 30, "test": 50}
 
 
@@ -132,7 +132,7 @@ def test_asking_more_rows_than_the_file_has(tiny_data_dir):
   with pytest.raises(QdError) as e:
     splits.make_split(files, sizes, seed=0)
   msg = str(e.value)
-  assert str(files["cat"]) in msg and "201" in msg and "200" in msg and "\n" not in msg
+  assert str(files["cat"].path) in msg and "201" in msg and "200" in msg and "\n" not in msg
 
 
 def test_exactly_all_rows_is_allowed(tiny_data_dir):
@@ -142,18 +142,18 @@ def test_exactly_all_rows_is_allowed(tiny_data_dir):
 
 
 def test_damaged_file_is_refused_naming_it(tiny_data_dir):
-  files = _files(tiny_data_dir)
-  files["cat"].write_bytes(files["cat"].read_bytes()[:-100])
+  cat = tiny_data_dir / "cat.npy"
+  cat.write_bytes(cat.read_bytes()[:-100])
   with pytest.raises(QdError) as e:
-    splits.make_split(files, {n: splits.Sizes(10, 0, 0) for n in NAMES}, seed=0)
-  assert str(files["cat"]) in str(e.value)
+    _files(tiny_data_dir)  # a category file's header is checked once, when it is opened
+  assert str(cat) in str(e.value)
 
 
 @pytest.mark.parametrize("part", splits.PARTS)
 def test_gather_returns_the_files_rows(tiny_data_dir, part):
   files = _files(tiny_data_dir)
   split = splits.make_split(files, {n: splits.Sizes(120, 30, 50) for n in NAMES}, seed=11)
-  x, y = splits.gather(split, part)
+  x, y = split.gather(part)
   n = split.count(part)
   assert x.shape == (n, 784) and x.dtype == np.uint8
   assert y.shape == (n,) and y.dtype == np.int32
@@ -169,12 +169,12 @@ def test_gather_returns_the_files_rows(tiny_data_dir, part):
     assert sorted(ids[seg].tolist()) == sorted(c.rows(part).tolist())
     full = category_rows(c.category, 200, label)
     np.testing.assert_array_equal(x[seg], full[ids[seg]])
-    np.testing.assert_array_equal(x[seg], np.load(c.path)[np.sort(c.rows(part))])
+    np.testing.assert_array_equal(x[seg], np.load(c.file.path)[np.sort(c.rows(part))])
 
 
 def test_gather_empty_part(tiny_data_dir):
   split = splits.make_split(_files(tiny_data_dir), {n: splits.Sizes(150, 0, 50) for n in NAMES}, 0)
-  x, y = splits.gather(split, "val")
+  x, y = split.gather("val")
   assert x.shape == (0, 784) and y.shape == (0,)
 
 
@@ -186,30 +186,31 @@ def test_epoch_seed():
   assert all(isinstance(s, int) and 0 <= s < 2**32 for s in seeds)
 
 
-def test_npy_open_rows_is_what_gather_reads(tiny_data_dir, monkeypatch):
-  """gather reads through the memmap of each file, once per category."""
+def test_gather_maps_each_file_once(tiny_data_dir, monkeypatch):
+  """gather reads through one memmap per category file, opened once and then kept."""
   files = _files(tiny_data_dir)
   split = splits.make_split(files, {n: splits.Sizes(100, 20, 40) for n in NAMES}, seed=0)
   opened = []
-  real = npy.open_rows
+  real = npy.memmap_rows
 
-  def spy(path):
+  def spy(path, header):
     opened.append(path)
-    return real(path)
+    return real(path, header)
 
-  monkeypatch.setattr(npy, "open_rows", spy)
-  splits.gather(split, "test")
-  assert opened == [files[n] for n in NAMES]
+  monkeypatch.setattr(npy, "memmap_rows", spy)
+  split.gather("test")
+  split.gather("val")
+  assert opened == [files[n].path for n in NAMES]
 
 
 def test_fixture_classes_are_learnable(make_category_files):
   """Guards the shared fixture: a nearest-centroid rule separates the gathered classes."""
   names = ("airplane", "cat", "rainbow", "dog", "smiley face", "clock", "bird", "flower", "house",
            "skull", "The Mona Lisa")
-  files = make_category_files("learn", {n: 60 for n in names})
+  files = open_files(make_category_files("learn", {n: 60 for n in names}))
   split = splits.make_split(files, {n: splits.Sizes(40, 0, 20) for n in names}, seed=0)
-  x, y = splits.gather(split, "train")
-  xt, yt = splits.gather(split, "test")
+  x, y = split.gather("train")
+  xt, yt = split.gather("test")
   cut = np.arange(784) >= 7  # ignore the id bytes
   centroids = np.stack([x[y == k][:, cut].mean(0) for k in range(len(names))])
   d = ((xt[:, cut].astype(np.float64)[:, None, :] - centroids[None]) ** 2).sum(-1)

@@ -7,32 +7,32 @@ import types
 
 import pytest
 
-from qd_jax import steps, train, workdir as wd
 from qd_jax.errors import QdError
+from qd_jax.records import workdir as wd
+from qd_jax.training import loop, programs
 
-from conftest import TINY, tiny_split
-
-def _run(split, model="cnn2", **kw):
-  args = dict(seed=0, epochs=2, batch_size=32, learning_rate=3e-3, eval_batch_size=64,
-              input_pipeline="device", log=lambda _: None)
-  return train.train_run(model, split, **{**args, **kw})
+from conftest import TINY, tiny_split, train_settings
 
 
-def _metrics(record):
+def _run(split, model="cnn2", seed=0, **kw):
+  return loop.train_run(model, split, train_settings(**kw), seed=seed, log=lambda _: None)
+
+
+def _metrics(r):
   timing = {"seconds", "samples_per_s"}
-  return ([{k: v for k, v in e.items() if k not in timing} for e in record["epochs"]],
-          record["test_accuracy"], record["test_loss"], record["per_class_accuracy"])
+  return ([{k: v for k, v in e.items() if k not in timing} for e in r.history],
+          r.test["accuracy"], r.test["loss"], r.test["per_class_accuracy"])
 
 
 @pytest.mark.parametrize("model", ["fc", "cnn1", "cnn2"])
 def test_each_model_learns_the_classes(tiny_data_dir, model):
   r = _run(tiny_split(tiny_data_dir), model=model, epochs=4)
-  assert r["test_accuracy"] > 0.8, r["epochs"]
-  assert r["epochs"][-1]["train_loss"] < r["epochs"][0]["train_loss"]
-  assert r["param_count"] == {"fc": 20067 - 7 * 12 - 7, "cnn1": 320890 - 7 * 64 - 7,
-                              "cnn2": 19322 - 7 * 64 - 7}[model]  # 3 classes, not 10
-  assert set(r["per_class_accuracy"]) == set(TINY)
-  assert sum(map(sum, r["confusion_matrix"])) == r["test_examples"] == 3 * 40
+  assert r.test["accuracy"] > 0.8, r.history
+  assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+  assert r.param_count == {"fc": 20067 - 7 * 12 - 7, "cnn1": 320890 - 7 * 64 - 7,
+                           "cnn2": 19322 - 7 * 64 - 7}[model]  # 3 classes, not 10
+  assert len(r.test["per_class_accuracy"]) == len(TINY)
+  assert sum(map(sum, r.test["confusion"])) == len(r.test["pred"]) == 3 * 40
 
 
 def test_same_seed_same_numbers_and_other_seed_differs(tiny_data_dir):
@@ -47,12 +47,11 @@ def test_tfdata_path_trains_like_the_device_path(tiny_data_dir):
   split = tiny_split(tiny_data_dir)
   dev = _run(split, epochs=4)
   tfd = _run(split, epochs=4, input_pipeline="tfdata")
-  assert tfd["input_pipeline"] == "tfdata"
   # The same batches in the same order (splits.epoch_order): only the compiled programs differ.
-  for a, b in zip(tfd["epochs"], dev["epochs"]):
+  for a, b in zip(tfd.history, dev.history):
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
       assert a[key] == pytest.approx(b[key], abs=1e-4), key
-  assert tfd["test_accuracy"] == pytest.approx(dev["test_accuracy"], abs=0.01)
+  assert tfd.test["accuracy"] == pytest.approx(dev.test["accuracy"], abs=0.01)
   assert _metrics(tfd) == _metrics(_run(split, epochs=4, input_pipeline="tfdata"))
 
 
@@ -63,7 +62,7 @@ def test_divergence_stops_with_one_line(tiny_data_dir):
 
 
 def test_batch_must_divide_over_devices(tiny_data_dir, monkeypatch):
-  monkeypatch.setattr(steps, "make_mesh", lambda: types.SimpleNamespace(size=3))
+  monkeypatch.setattr(programs, "mesh", lambda: types.SimpleNamespace(size=3))
   with pytest.raises(QdError, match="multiples of 3"):
     _run(tiny_split(tiny_data_dir))
 
@@ -97,10 +96,10 @@ def test_four_devices_equal_one(tiny_data_dir, tmp_path):
 def test_fast_layers_train_like_xla_layers(tiny_data_dir, model):
   """Same parameters, same data order: the CPU formulations track XLA's own to float rounding."""
   split = tiny_split(tiny_data_dir)
-  xla = _run(split, model=model, epochs=3, impl="xla")
-  fast = _run(split, model=model, epochs=3, impl="fast")
-  assert fast["layers"] == "fast" and xla["layers"] == "xla"
-  for a, b in zip(xla["epochs"], fast["epochs"]):
+  xla = _run(split, model=model, epochs=3, layers="xla")
+  fast = _run(split, model=model, epochs=3, layers="fast")
+  assert fast.layers == "fast" and xla.layers == "xla"
+  for a, b in zip(xla.history, fast.history):
     assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
     assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-3)
-  assert abs(xla["test_accuracy"] - fast["test_accuracy"]) <= 2 / xla["test_examples"]
+  assert abs(xla.test["accuracy"] - fast.test["accuracy"]) <= 2 / len(xla.test["pred"])

@@ -12,9 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up chatter is n
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from qd_jax.data import npy  # noqa: E402
 from qd_jax.data.categories import ROW_BYTES  # noqa: E402
-from qd_jax.data.splits import Split, epoch_order, index  # noqa: E402
+from qd_jax.data.splits import Split, epoch_order  # noqa: E402
 
 READ_ROWS = 8192  # rows per memmap read
 
@@ -23,7 +22,7 @@ tf.config.set_visible_devices([], "GPU")
 
 def _reader(split: Split):
   """Reads the pixels of (label, file row) pairs, a group of batches at a time, from the category memmaps."""
-  maps = [npy.open_rows(c.path) for c in split.categories]
+  maps = [c.file.pixels for c in split.categories]
 
   def read(labels, rows):
     out = np.empty((len(rows), ROW_BYTES), np.uint8)
@@ -48,7 +47,7 @@ def train_batches(split: Split, *, batch_size: int, seed: int, epoch: int,
   if batch_size % process_count:
     raise ValueError(f"batch_size {batch_size} does not split over {process_count} processes")
   local = batch_size // process_count
-  labels, rows = index(split, "train")
+  labels, rows = split.index("train")
   order = epoch_order(len(labels), seed, epoch, batch_size)
   order = order[:, process_index * local:(process_index + 1) * local]
   # One element is a group of batches: tf.data's per-element cost (a numpy_function call, a

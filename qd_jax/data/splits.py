@@ -8,12 +8,11 @@ fixed test size a larger training set only adds rows.
 """
 
 import dataclasses
-import pathlib
 import zlib
 
 import numpy as np
 
-from qd_jax.data import npy
+from qd_jax.data.category_file import CategoryFile
 from qd_jax.errors import QdError
 
 PARTS = ("train", "val", "test")
@@ -42,13 +41,15 @@ def sizes_for(rows: int, val_fraction: float, test_fraction: float) -> Sizes:
 
 @dataclasses.dataclass(frozen=True)
 class CategorySplit:
-  category: str
+  file: CategoryFile
   label: int
-  path: pathlib.Path
-  available: int  # rows in the file
   train: np.ndarray  # row indices into the file
   val: np.ndarray
   test: np.ndarray
+
+  @property
+  def category(self) -> str:
+    return self.file.category
 
   def rows(self, part: str) -> np.ndarray:
     return getattr(self, part)
@@ -65,10 +66,22 @@ class Split:
   def count(self, part: str) -> int:
     return sum(len(c.rows(part)) for c in self.categories)
 
+  def index(self, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels int32, file rows int64) of one part, in the order `gather` returns them."""
+    labels = [np.full(len(c.rows(part)), c.label, np.int32) for c in self.categories]
+    rows = [np.sort(c.rows(part)) for c in self.categories]  # sorted reads walk the memmap forwards
+    return np.concatenate(labels), np.concatenate(rows).astype(np.int64)
+
+  def gather(self, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x uint8 (N, 784), y int32 (N,)) for one part; reads only the selected rows."""
+    labels, rows = self.index(part)
+    x = [np.asarray(c.file.pixels[rows[labels == c.label]]) for c in self.categories]
+    return np.concatenate(x), labels
+
   def describe(self) -> list[dict]:
     """What the run really used, for runs.jsonl and environment.json."""
-    return [{"category": c.category, "label": c.label, "file": str(c.path),
-             "rows_in_file": c.available, **{p: len(c.rows(p)) for p in PARTS}}
+    return [{"category": c.category, "label": c.label, "file": str(c.file.path),
+             "rows_in_file": c.file.rows, **{p: len(c.rows(p)) for p in PARTS}}
             for c in self.categories]
 
 
@@ -81,38 +94,23 @@ def category_rng(seed: int, category: str) -> np.random.Generator:
   return np.random.default_rng([seed, zlib.crc32(category.encode())])
 
 
-def make_split(files: dict[str, pathlib.Path], sizes: dict[str, Sizes], seed: int) -> Split:
+def make_split(files: dict[str, CategoryFile], sizes: dict[str, Sizes], seed: int) -> Split:
   """files and sizes are keyed by category; labels follow the order of `files`."""
   out = []
-  for label, (category, path) in enumerate(files.items()):
-    available = npy.read_header(path).rows
+  for label, (category, file) in enumerate(files.items()):
     want = sizes[category]
-    if want.total > available:
-      raise QdError(f"{path} has {available} rows but {want.total} were asked for",
+    if want.total > file.rows:
+      raise QdError(f"{file.path} has {file.rows} rows but {want.total} were asked for",
                     "lower rows_per_category or use a folder with more rows")
-    perm = category_rng(seed, category).permutation(available)
+    perm = category_rng(seed, category).permutation(file.rows)
     test, val, train = np.split(perm[:want.total], [want.test, want.test + want.val])
-    out.append(CategorySplit(category, label, path, available, train, val, test))
+    out.append(CategorySplit(file, label, train, val, test))
   return Split(tuple(out))
 
 
 def epoch_order(n: int, seed: int, epoch: int, batch_size: int) -> np.ndarray:
-  """(steps, batch_size) positions into a part's rows (in `index` order) for one epoch; the
+  """(steps, batch_size) positions into a part's rows (in `Split.index` order) for one epoch; the
   last n % batch_size of the permutation are left out. Both input paths use it."""
   steps = n // batch_size
   rng = np.random.default_rng(epoch_seed(seed, epoch))
   return rng.permutation(n)[:steps * batch_size].reshape(steps, batch_size)
-
-
-def index(split: Split, part: str) -> tuple[np.ndarray, np.ndarray]:
-  """(labels int32, file rows int64) of one part, in the order `gather` returns them."""
-  labels = [np.full(len(c.rows(part)), c.label, np.int32) for c in split.categories]
-  rows = [np.sort(c.rows(part)) for c in split.categories]  # sorted reads walk the memmap forwards
-  return np.concatenate(labels), np.concatenate(rows).astype(np.int64)
-
-
-def gather(split: Split, part: str) -> tuple[np.ndarray, np.ndarray]:
-  """(x uint8 (N, 784), y int32 (N,)) for one part; reads only the selected rows."""
-  labels, rows = index(split, part)
-  x = [np.asarray(npy.open_rows(c.path)[rows[labels == c.label]]) for c in split.categories]
-  return np.concatenate(x), labels

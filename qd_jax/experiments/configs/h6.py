@@ -8,11 +8,11 @@ Paper (Fig. 11): OLS slope of +0.0016 accuracy points per added row. Where the f
 at least five sizes on an even grid up to the smallest file.
 """
 
-from qd_jax.configs import base
+from qd_jax.experiments.configs import base
 
 
 def get_config():
-  config = base.get_config()
+  config = base.get_config("rows")
   config.hypothesis = "h6"
   config.models = "cnn2"
   config.rows_sweep = ",".join(str(n) for n in range(7000, 20001, 1000))

@@ -8,11 +8,11 @@ Paper (Fig. 8): the final CNN, 10 epochs, on 500, 1,000, 3,000, 5,000, 7,000 and
 category; train/val accuracy and loss at epochs 1 and 10. Locally, the sizes the files hold.
 """
 
-from qd_jax.configs import base
+from qd_jax.experiments.configs import base
 
 
 def get_config():
-  config = base.get_config()
+  config = base.get_config("rows")
   config.hypothesis = "h3"
   config.models = "cnn2"
   config.epochs = 10

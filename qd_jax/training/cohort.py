@@ -9,16 +9,21 @@ are stacked along a leading axis and one `jax.vmap`ped step trains them all. Whe
 Each run keeps its own seed, split, initial parameters and data order, so its numbers equal its
 solo run's to float rounding (tests/test_cohort.py). Padding costs compute, so `plan` groups only
 runs whose step counts are within a factor of two.
+
+Everything about cohorts is here: which runs form one (`plan`), stacking and unstacking their
+states, the vmapped step, padding, masks, the per-epoch index tables, and where they resume.
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qd_jax import checkpoint
-from qd_jax.data import splits
+from qd_jax.data import categories, splits
+from qd_jax.nn import registry
+from qd_jax.training import checkpoint
 
 
 @dataclasses.dataclass
@@ -30,19 +35,28 @@ class Member:
   checkpoints: checkpoint.RunCheckpoints | None = None
 
 
-def default_size(model_name: str, backend: str) -> int:
-  """How many runs train at once when config.models_at_once is 0 ("auto").
-
-  Measured (benchmarks/throughput.py, `qd_jax_models<M>` rows): on a GPU a single small model
-  leaves the chip mostly idle, so stacking pays. On XLA:CPU the fast dense net gains, but the
-  fast CNN layers vmapped over models ran at 0.3x to 0.5x their single-model rate.
-  """
-  if backend != "cpu":
-    return 16
-  return 8 if model_name == "fc" else 1
+def device_budget_rows(device_data_max_mb: int) -> int:
+  """How many bitmap rows fit in device_data_max_mb."""
+  return device_data_max_mb * 2**20 // categories.ROW_BYTES
 
 
-def plan(steps_per_run: list[int], resume_epochs: list[int], max_size: int) -> list[list[int]]:
+def plan(members: list[Member], model_name: str, *, input_pipeline: str, batch_size: int, models_at_once: int,
+         device_data_max_mb: int) -> list[list[int]]:
+  """Which runs train at once: models_at_once, or the model's measured default, capped so the
+  stacked training rows stay within device_data_max_mb; then `group` by steps and resume epoch.
+  Streamed (tf.data) runs train one at a time."""
+  if input_pipeline != "device":
+    return [[i] for i in range(len(members))]
+  if not members:
+    return []
+  size = models_at_once or registry.get(model_name).cohort_size(jax.default_backend())
+  rows = max(m.split.count("train") for m in members)
+  size = max(1, min(size, device_budget_rows(device_data_max_mb) // rows))
+  step_counts = [m.split.count("train") // batch_size for m in members]
+  return group(step_counts, resume_groups(members), size)
+
+
+def group(steps_per_run: list[int], resume_epochs: list[int], max_size: int) -> list[list[int]]:
   """Groups run indices into cohorts: same resume epoch, step counts within a factor of two,
   at most `max_size` runs each. Runs keep their order inside a cohort."""
   order = sorted(range(len(steps_per_run)), key=lambda i: (resume_epochs[i], -steps_per_run[i], i))
@@ -62,14 +76,14 @@ def resume_epoch(members: list[Member]) -> int:
 
   Members save one after another, so a kill between two members' saves leaves them one save
   apart. The newer member keeps its older checkpoint too (keep_checkpoints >= 2, checked by
-  sweep.validate), so the whole cohort resumes from that one, as the same cohort, and its
+  configs.base.validate), so the whole cohort resumes from that one, as the same cohort, and its
   numbers stay bitwise those of an uninterrupted run."""
   kept = [set(m.checkpoints.epochs()) if m.checkpoints else set() for m in members]
   return max(set.intersection(*kept) if kept else set(), default=0)
 
 
 def resume_groups(members: list[Member]) -> list[int]:
-  """The epoch each member resumes from, for `plan`: `resume_epoch` of the members that hold
+  """The epoch each member resumes from, for `group`: `resume_epoch` of the members that hold
   checkpoints (the cohort a kill interrupted; finished runs drop theirs), 0 for the rest."""
   held = [bool(m.checkpoints and m.checkpoints.epochs()) for m in members]
   common = resume_epoch([m for m, h in zip(members, held) if h])
@@ -90,16 +104,11 @@ def _unstack_leaves(leaves, shapes):
   return [[a[m][tuple(slice(0, n) for n in s)] for a, s in zip(leaves, run)] for m, run in enumerate(shapes)]
 
 
-_PROGRAMS: dict = {}
-
-
+@functools.cache
 def _program(fn, sharding):
   """fn jitted once per sharding (shapes are its static second argument). One program per
   epoch boundary instead of an eager op per array per run: those dominated small runs' time."""
-  key = (fn, sharding)
-  if key not in _PROGRAMS:
-    _PROGRAMS[key] = jax.jit(fn, static_argnums=1, out_shardings=sharding)
-  return _PROGRAMS[key]
+  return jax.jit(fn, static_argnums=1, out_shardings=sharding)
 
 
 def _leaves(state):
@@ -160,3 +169,19 @@ def epoch_tables(members: list[Member], epoch: int, batch_size: int) -> tuple[np
   if min(steps) == s_max:
     return idx, None
   return idx, np.arange(s_max)[:, None] < np.asarray(steps)[None, :]
+
+
+def stacked_step(step):
+  """`step(state, x, y, class_mask)` for M stacked runs (leading axis M on everything); runs
+  that `active` (M,) marks False keep their state."""
+  def run(state, x, y, class_mask, active):
+    if x.shape[0] == 1 and class_mask is None:  # one run: no vmap, the solo program exactly
+      new, m = step(jax.tree_util.tree_map(lambda a: a[0], state), x[0], y[0])
+      new, m = jax.tree_util.tree_map(lambda a: a[None], (new, m))
+    else:
+      new, m = jax.vmap(step)(state, x, y, class_mask)
+    if active is not None:
+      keep = lambda n, o: jnp.where(active.reshape(-1, *[1] * (n.ndim - 1)), n, o)  # noqa: E731
+      new = jax.tree_util.tree_map(keep, new, state)
+    return new, m
+  return run

@@ -1,6 +1,6 @@
-"""The paper's networks in a formulation for XLA:CPU: `--config.layers=fast`.
+"""The paper's whole networks laid out for XLA:CPU: `--config.layers=fast`.
 
-`--config.layers=xla` runs qd_jax.models, flax's nn.Conv and nn.max_pool as they are: keep those on
+`--config.layers=xla` runs nn/models.py, flax's nn.Conv and nn.max_pool as they are: keep those on
 GPUs, where cuDNN is fast. This module is the other one (benchmarks/README.md has the measurements):
   * Activations are "batch-minor" (channels, positions, batch), so every elementwise op runs along
     a contiguous batch axis instead of a 4- or 8-wide channel axis.
@@ -12,7 +12,7 @@ GPUs, where cuDNN is fast. This module is the other one (benchmarks/README.md ha
     form four contiguous blocks. The pool is then the max of four slices, and its gradient writes
     four masked slices. Bias and ReLU commute with the max, so they run after pooling, on a
     quarter of the data.
-  * Parameters keep flax's names and shapes, so one pytree serves both. Outputs and gradients
+  * Parameters are nn/models.py's, read by the layer names it declares, so one pytree serves both. Outputs and gradients
     match lax.conv_general_dilated, nn.max_pool and the flax models (tests/test_layers.py). At
     ties, the pool's gradient goes to the first maximum in window order, as nn.max_pool's does.
 """
@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from qd_jax.nn.models import CONV_LAYERS, FC_LAYERS, HEAD_LAYERS
 
 # ---- index tables (numpy constants, built once per shape) ----
 
@@ -166,7 +168,7 @@ def _pool_cm_bwd(res, g):
 pool_cm.defvjp(_pool_cm_fwd, _pool_cm_bwd)
 
 
-# ---- whole networks on qd_jax.models' params ----
+# ---- whole networks on nn/models.py's params ----
 
 def _dense_cm(params, name, h):
   """Dense on batch-minor activations (features, B) -> (units, B)."""
@@ -195,7 +197,7 @@ def cnn_apply(params, x: jax.Array, pool: bool) -> jax.Array:
   """models.CNN(pool=pool).apply({"params": params}, x) for x (B, 784) in [0, 1] -> logits (B, k)."""
   b = x.shape[0]
   h = x.T.reshape(1, 28, 28, b)
-  for name in ("Conv_0", "Conv_1"):
+  for name in CONV_LAYERS:
     kernel, bias = params[name]["kernel"], params[name]["bias"]
     kh, kw, _, cout = kernel.shape
     ho, wo = h.shape[1] - kh + 1, h.shape[2] - kw + 1
@@ -203,12 +205,12 @@ def cnn_apply(params, x: jax.Array, pool: bool) -> jax.Array:
     if pool:
       z, ho, wo = pool_cm(z), ho // 2, wo // 2
     h = jax.nn.relu(z + bias[:, None, None])  # (cout, slots, B)
-    if name == "Conv_0":
+    if name == CONV_LAYERS[0]:
       h = h.reshape(cout, ho, wo, b)
-  # Dense_0's rows are in flax's (h, w, c) order: the ReLU pass writes (slots, c, B) directly.
+  # The dense layer's rows are in flax's (h, w, c) order: the ReLU pass writes (slots, c, B) directly.
   h = h.transpose(1, 0, 2).reshape(-1, b)
-  a = jax.nn.relu(_dense_cm(params, "Dense_0", h))
-  return _dense_cm(params, "Dense_1", a).T
+  a = jax.nn.relu(_dense_cm(params, HEAD_LAYERS[0], h))
+  return _dense_cm(params, HEAD_LAYERS[1], a).T
 
 
 @jax.custom_vjp
@@ -236,16 +238,7 @@ _wide_dense.defvjp(_wide_dense_fwd, _wide_dense_bwd)
 
 def fc_apply(params, x: jax.Array) -> jax.Array:
   """models.FC().apply({"params": params}, x), with the 784-wide layer as _wide_dense."""
-  h = jax.nn.relu(_wide_dense(x, params["Dense_0"]["kernel"]) + params["Dense_0"]["bias"])
-  h = jax.nn.relu(h @ params["Dense_1"]["kernel"] + params["Dense_1"]["bias"])
-  return h @ params["Dense_2"]["kernel"] + params["Dense_2"]["bias"]
-
-
-def apply_fn(model_name: str):
-  """A drop-in for `model.apply` (variables, x) -> logits, for TrainState.apply_fn."""
-  if model_name == "fc":
-    return lambda variables, x: fc_apply(variables["params"], x)
-  if model_name in ("cnn1", "cnn2"):
-    pool = model_name == "cnn2"
-    return lambda variables, x: cnn_apply(variables["params"], x, pool)
-  raise ValueError(f"unknown model {model_name!r}")
+  first, second, last = (params[name] for name in FC_LAYERS)
+  h = jax.nn.relu(_wide_dense(x, first["kernel"]) + first["bias"])
+  h = jax.nn.relu(h @ second["kernel"] + second["bias"])
+  return h @ last["kernel"] + last["bias"]

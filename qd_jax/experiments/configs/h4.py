@@ -9,11 +9,11 @@ training row touches; minority accuracy rises from 43% to 98%. With --categories
 names play fork and hammer, capped to what their files hold.
 """
 
-from qd_jax.configs import base
+from qd_jax.experiments.configs import base
 
 
 def get_config():
-  config = base.get_config()
+  config = base.get_config("imbalance")
   config.hypothesis = "h4"
   config.models = "cnn2"
   config.categories = "fork,hammer"

@@ -8,11 +8,11 @@ Paper: the FC net is "reasonable", read against the human baseline of 87% on ten
 paper gives no threshold, so qd_jax uses `reasonable_accuracy` (0.70, ours) and also reports chance.
 """
 
-from qd_jax.configs import base
+from qd_jax.experiments.configs import base
 
 
 def get_config():
-  config = base.get_config()
+  config = base.get_config("balanced")
   config.hypothesis = "h1"
   config.models = "fc"
   return config

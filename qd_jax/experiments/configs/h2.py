@@ -9,11 +9,11 @@ Paper: CNN2 (19,322 parameters) beats FC (20,067) by about 5 accuracy points and
 CI across seeds and the training-time ratios.
 """
 
-from qd_jax.configs import base
+from qd_jax.experiments.configs import base
 
 
 def get_config():
-  config = base.get_config()
+  config = base.get_config("balanced")
   config.hypothesis = "h2"
   config.models = "fc,cnn1,cnn2"
   return config

@@ -8,11 +8,11 @@ Paper (Fig. 10): OLS slope of -1.88 accuracy points per added category, and test
 added category. The first k names of the list are used for each k.
 """
 
-from qd_jax.configs import base
+from qd_jax.experiments.configs import base
 
 
 def get_config():
-  config = base.get_config()
+  config = base.get_config("categories")
   config.hypothesis = "h5"
   config.models = "cnn2"
   config.k_sweep = "3,4,5,6,7,8,9,10"

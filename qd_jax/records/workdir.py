@@ -8,11 +8,16 @@ import sys
 
 import jax
 
-from qd_jax import jsonl
 from qd_jax.errors import QdError
+from qd_jax.records import jsonl
 
 PACKAGES = ("qd_jax", "jax", "jaxlib", "flax", "optax", "numpy", "tensorflow-cpu", "tensorflow",
             "tensorflow-datasets", "ml_collections", "absl-py", "scipy", "statsmodels")
+
+
+def is_writer() -> bool:
+  """Process 0 alone writes the workdir's records; every process trains and checkpoints."""
+  return jax.process_index() == 0
 
 
 def write_atomic(path: pathlib.Path, text: str) -> None:

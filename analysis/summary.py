@@ -6,7 +6,7 @@ Rebuilt from runs.jsonl every time, so it never disagrees with the records.
 import pathlib
 
 from analysis import architectures, fmt, paper, verdicts
-from qd_jax import workdir as wd
+from qd_jax.records import workdir as wd
 
 
 def _ci(d: dict, scale: float = 100.0, unit: str = "") -> str:
