@@ -30,10 +30,13 @@ def main(argv: list[str]) -> None:
   if not FLAGS.workdir:
     _fail("--workdir is required; usage: python -m analysis --workdir=DIR")
   from analysis import report  # statsmodels and matplotlib only once the flags are good
+  from qd_jax.errors import QdError
   try:
     a = report.build(pathlib.Path(FLAGS.workdir))
-  except report.AnalysisError as e:
+  except (report.AnalysisError, QdError) as e:
     _fail(str(e))
+  for line in a["damaged_lines"]:
+    print(f"analysis: warning: {line}", file=sys.stderr)
   print(f"analysis: {len(a['verdicts'])} claims decided; wrote {FLAGS.workdir}/analysis.json, "
         f"{FLAGS.workdir}/REPORT.md and {len(a['figures'])} figure(s)")
 

@@ -9,6 +9,9 @@ import numpy as np
 from analysis import architectures, confusion, curves, figures, fmt, human, imbalance, markdown, ols, paper, scale, verdicts
 from analysis import runs as rs
 from qd_jax.experiments.configs import base
+from qd_jax.records import jsonl, storage, workdir as wd
+
+RERUN = "then rerun python -m analysis --workdir=<this folder> (nothing is trained again)"
 
 REASONABLE_DEFAULT = base.get_config("balanced").reasonable_accuracy  # qd_jax's H1 bar; the paper names none
 
@@ -115,11 +118,25 @@ def build(workdir: pathlib.Path) -> dict:
   if not runs:
     raise AnalysisError(f"{workdir / 'runs.jsonl'} holds no complete run")
   a = analyse(runs, _bar(workdir))
+  a["damaged_lines"] = damaged_lines(workdir)
   answers = human.load(workdir)
   people = a["human"] = human.summary(answers, runs)
-  figs = draw(runs, a, workdir, people)
-  a["figures"] = [name for section in figs.values() for name, _ in section]
-  a = _finite(a)
-  (workdir / "analysis.json").write_text(json.dumps(a, indent=1, allow_nan=False) + "\n")
-  (workdir / "REPORT.md").write_text("\n".join(markdown.report(a, figs, human.human_section(workdir, runs, answers, people))) + "\n")
+  with storage.guard(workdir, rerun=RERUN):  # a full disk: one line naming the file, not a traceback
+    figs = draw(runs, a, workdir, people)
+    a["figures"] = [name for section in figs.values() for name, _ in section]
+    a = _finite(a)
+    wd.write_atomic(workdir / "analysis.json", json.dumps(a, indent=1, allow_nan=False) + "\n")
+    report = markdown.report(a, figs, human.human_section(workdir, runs, answers, people))
+    wd.write_atomic(workdir / "REPORT.md", "\n".join(report) + "\n")
   return a
+
+
+def damaged_lines(workdir: pathlib.Path) -> list[str]:
+  """One message per damaged line of the record files (the analysis leaves those lines out)."""
+  out = []
+  for name in wd.RECORDS:
+    for number in jsonl.scan(workdir / name).damaged:
+      out.append(f"{workdir / name} line {number} is damaged (not a JSON object) and is left out; the next "
+                 f"launch on this workdir moves it to {name}.damaged" + (" and trains its run again"
+                                                                         if name == "runs.jsonl" else ""))
+  return out

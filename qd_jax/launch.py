@@ -66,22 +66,25 @@ def _init_distributed() -> None:
 def _run(todo: list, workdir: pathlib.Path) -> None:
   # Heavy imports only after the flags are known to be good. Only the launcher imports
   # analysis: summary.md after every cohort, and the report after --hypothesis=all.
-  from analysis import summary
+  from analysis import report, summary
   from qd_jax.experiments import sweep
-  from qd_jax.records import workdir as wd
+  from qd_jax.records import storage, workdir as wd
   from qd_jax.training import checkpoint
   checkpoint.install_sigterm_handler()
+  storage.set_verbose(FLAGS.verbose)
+
+  def build_report(w):  # inside the sweep, so the workdir's lock covers it too
+    report.build(w)
+    print(f"report: {w / 'REPORT.md'}")
+
   try:
-    sweep.run_hypotheses(todo, workdir, on_cohort=lambda w: summary.write(w, todo))
+    sweep.run_hypotheses(todo, workdir, on_cohort=lambda w: summary.write(w, todo),
+                         on_done=build_report if FLAGS.hypothesis == "all" else lambda w: None)
   except checkpoint.Preempted as e:
     print(f"qd_jax: preempted (SIGTERM): {e}; rerun the same command to resume", file=sys.stderr)
     sys.exit(143)
   if wd.is_writer():
     print(f"summary: {workdir / 'summary.md'}")
-  if FLAGS.hypothesis == "all" and wd.is_writer():
-    from analysis import report
-    report.build(workdir)
-    print(f"report: {workdir / 'REPORT.md'}")
 
 
 def main(argv: list[str]) -> None:
@@ -107,6 +110,13 @@ def main(argv: list[str]) -> None:
     if FLAGS.verbose:
       traceback.print_exc()
     _fail(str(e))
+  except OSError as e:  # an I/O error no guard named more precisely: still one line
+    from qd_jax.records import storage
+    if (code := storage.errno_of(e)) is None:
+      raise
+    if FLAGS.verbose:
+      traceback.print_exc()
+    _fail(str(storage.error(code, e.filename or FLAGS.workdir or "the workdir")))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ trained for every seed and point, cohort by cohort, into the workdir.
 `train_and_evaluate(config, workdir)` is the testable entry point behind `python -m qd_jax.launch`.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,7 +21,8 @@ from qd_jax.data.category_file import CategoryFile
 from qd_jax.experiments import designs
 from qd_jax.experiments.configs import base
 from qd_jax.nn import registry
-from qd_jax.records import jsonl, run_record, workdir as wd
+from qd_jax.errors import QdError
+from qd_jax.records import jsonl, lock, run_record, workdir as wd
 from qd_jax.training import checkpoint, cohort, epochs, loop
 
 Log = Callable[[str], None]
@@ -50,13 +52,29 @@ def layout(config, log: Log) -> Layout:
   return Layout(config, files, pts, epochs.choose(config.input_pipeline, biggest, config.device_data_max_mb))
 
 
-def _write_workdir(workdir: pathlib.Path, layouts: list[Layout]) -> None:
+def _write_workdir(workdir: pathlib.Path, layouts: list[Layout], log: Log) -> None:
   config_json = json.dumps({lay.config.hypothesis: json.loads(lay.config.to_json_best_effort()) for lay in layouts},
                            sort_keys=True, indent=2)
   used = {n: f for lay in layouts for n, f in lay.files.items()}
+  data = [f.describe() for f in used.values()]
   wd.prepare(workdir, config_json)
-  wd.write_atomic(workdir / "environment.json",
-                  json.dumps(wd.environment([f.describe() for f in used.values()]), indent=2))
+  wd.check_data(workdir, data)  # before anything new is trained or appended
+  for line in wd.set_aside_damaged(workdir):
+    log(line)
+  wd.write_atomic(workdir / "environment.json", json.dumps(wd.environment(data), indent=2))
+
+
+def _take(workdir: pathlib.Path, layouts: list[Layout], held: contextlib.ExitStack, log: Log) -> None:
+  """Process 0 locks the workdir (for as long as `held` lasts) before it writes anything, then
+  writes it; every process stops if it could not."""
+  failure = None
+  if wd.is_writer():
+    try:
+      held.enter_context(lock.hold(workdir))
+      _write_workdir(workdir, layouts, log)
+    except QdError as e:
+      failure = e
+  lock.agree(failure)
 
 
 def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log) -> list:
@@ -98,9 +116,11 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
 
 
 def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
-                   on_cohort: Callable[[pathlib.Path], None] = lambda workdir: None) -> list[dict]:
+                   on_cohort: Callable[[pathlib.Path], None] = lambda workdir: None,
+                   on_done: Callable[[pathlib.Path], None] = lambda workdir: None) -> list[dict]:
   """Runs every (seed, point, model) of each config into `workdir`; finished runs are not redone.
-  `on_cohort(workdir)` runs on process 0 after each cohort's records are written, and at the end."""
+  `on_cohort(workdir)` runs on process 0 after each cohort's records are written, and at the end;
+  `on_done(workdir)` (the report) after that. Process 0 holds the workdir's lock throughout."""
   start = time.perf_counter()
   if configs[0].compilation_cache_dir:
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(configs[0].compilation_cache_dir))
@@ -109,18 +129,20 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
     log = lambda _: None  # noqa: E731 (one voice in the console)
   layouts = [layout(config, log) for config in configs]
   # Everything above may refuse the input; only now does the workdir get written.
-  if wd.is_writer():
-    _write_workdir(workdir, layouts)
-  done = {r["run_id"] for r in wd.read_runs(workdir)}
-  for lay in layouts:
-    for model in registry.parse(lay.config.models):
-      _train_model(lay, model, workdir, done, log, on_cohort)
-  if wd.is_writer():
-    on_cohort(workdir)
-    if (workdir / "checkpoints").is_dir() and not any((workdir / "checkpoints").iterdir()):
-      (workdir / "checkpoints").rmdir()
-  log(f"results: {workdir / 'runs.jsonl'} ({time.perf_counter() - start:.0f} s in all)")
-  return wd.read_runs(workdir)
+  with contextlib.ExitStack() as held:
+    _take(workdir, layouts, held, log)
+    done = {r["run_id"] for r in wd.read_runs(workdir)}
+    for lay in layouts:
+      for model in registry.parse(lay.config.models):
+        _train_model(lay, model, workdir, done, log, on_cohort)
+    if wd.is_writer():
+      on_cohort(workdir)
+      if (workdir / "checkpoints").is_dir() and not any((workdir / "checkpoints").iterdir()):
+        (workdir / "checkpoints").rmdir()
+    log(f"results: {workdir / 'runs.jsonl'} ({time.perf_counter() - start:.0f} s in all)")
+    if wd.is_writer():
+      on_done(workdir)
+    return wd.read_runs(workdir)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path, log: Log = print) -> list[dict]:

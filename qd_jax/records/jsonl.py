@@ -1,47 +1,109 @@
 """JSON-lines files that grow by appends: runs.jsonl, test_predictions.jsonl, human.jsonl.
 
-A kill mid-write can leave a torn last line. Readers skip every line that is not a whole JSON
-object. An append first ends a torn line: it drops it (records a rerun writes again), or, with
-keep_torn, leaves it on a line of its own (a person's answers, which nothing can recreate).
+A kill mid-write can leave a torn last line (no newline yet). Readers skip it unless it is a
+whole JSON object. An append first ends a torn line: it drops it (records a rerun writes again),
+or, when it is a whole object or with keep_torn, leaves it on a line of its own (a person's
+answers, which nothing can recreate).
+
+A whole line that is not a JSON object (a bad sector, an edit gone wrong) is *damaged*, which a
+torn tail is not: `scan` reports it with its line number, and `set_aside` moves it to
+`<file>.damaged`, byte for byte, so that nothing is lost and its run is trained again.
 """
 
+import dataclasses
 import json
 import os
 import pathlib
 
+from qd_jax.records import storage
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+  records: list[dict]  # the whole JSON objects, in order
+  damaged: list[int]  # 1-based numbers of the whole lines that are not JSON objects
+
+
+def _parse(line: bytes) -> dict | None:
+  try:
+    rec = json.loads(line.decode("utf-8"))  # strict: a flipped bit in a string is damage too
+  except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+    return None
+  return rec if isinstance(rec, dict) else None
+
+
+def _split(path: pathlib.Path) -> tuple[list[bytes], bytes]:
+  """The file's whole lines, and what follows the last newline (a torn line, or b"")."""
+  with storage.guard(path, "read"):
+    data = path.read_bytes() if path.is_file() else b""
+  *lines, tail = data.split(b"\n")
+  return lines, tail
+
+
+def scan(path: pathlib.Path) -> Scan:
+  records, damaged = [], []
+  lines, tail = _split(pathlib.Path(path))
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue  # what keep_torn leaves after a torn line it kept
+    rec = _parse(line)
+    if rec is None:
+      damaged.append(number)
+    else:
+      records.append(rec)
+  if (rec := _parse(tail)) is not None:
+    records.append(rec)  # a whole object that lacks only its newline (the next append adds it)
+  return Scan(records, damaged)
+
 
 def read(path: pathlib.Path) -> list[dict]:
   """The file's whole JSON objects, in order; [] when there is no file."""
+  return scan(path).records
+
+
+def set_aside(path: pathlib.Path) -> list[int]:
+  """Moves the damaged lines of `path` to `<path>.damaged` (appended, as they were) and returns
+  their numbers. Only a workdir's lock holder may call it: the file is rewritten."""
   path = pathlib.Path(path)
-  if not path.is_file():
+  damaged = scan(path).damaged
+  if not damaged:
     return []
-  out = []
-  for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-    try:
-      rec = json.loads(line)
-    except ValueError:
-      continue
-    if isinstance(rec, dict):
-      out.append(rec)
-  return out
+  lines, tail = _split(path)
+  bad = set(damaged)
+  aside = path.with_name(path.name + ".damaged")
+  with storage.guard(aside):
+    with open(aside, "ab") as f:  # first kept there: a kill before the rewrite loses nothing
+      f.write(b"".join(lines[n - 1] + b"\n" for n in damaged))
+      f.flush()
+      os.fsync(f.fileno())
+  storage.write_atomic(path, b"".join(line + b"\n" for n, line in enumerate(lines, 1) if n not in bad) + tail)
+  return damaged
 
 
 def append(path: pathlib.Path, record: dict, *, keep_torn: bool = False, sort_keys: bool = False) -> None:
-  """One whole line per record: a single O_APPEND write, then fsync."""
+  """One whole line per record: a single O_APPEND write, then fsync. A write that fails (a full
+  disk) is cut back off, so the file holds what it held before."""
   line = (json.dumps(record, ensure_ascii=False, sort_keys=sort_keys) + "\n").encode()
-  fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-  try:
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b"\n":
-      if keep_torn:
-        line = b"\n" + line
-      else:
-        os.ftruncate(fd, _after_last_newline(fd, size))
-    while line:
-      line = line[os.write(fd, line):]
-    os.fsync(fd)
-  finally:
-    os.close(fd)
+  with storage.guard(path):
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+      size = os.fstat(fd).st_size
+      if size and os.pread(fd, 1, size - 1) != b"\n":
+        start = _after_last_newline(fd, size)
+        if keep_torn or _parse(os.pread(fd, size - start, start)) is not None:
+          line = b"\n" + line
+        else:
+          size = start
+          os.ftruncate(fd, size)
+      try:
+        while line:
+          line = line[os.write(fd, line):]
+        os.fsync(fd)
+      except OSError:
+        os.ftruncate(fd, size)  # shrinking needs no space
+        raise
+    finally:
+      os.close(fd)
 
 
 def _after_last_newline(fd: int, size: int) -> int:

@@ -1,7 +1,7 @@
 """The workdir: the single output root of a run (config, environment, runs.jsonl, summary.md)."""
 
 import importlib.metadata
-import os
+import json
 import pathlib
 import platform
 import sys
@@ -9,7 +9,10 @@ import sys
 import jax
 
 from qd_jax.errors import QdError
-from qd_jax.records import jsonl
+from qd_jax.records import jsonl, storage
+
+# The files of records that grow by a line per run; their damaged lines are set aside.
+RECORDS = ("runs.jsonl", "test_predictions.jsonl")
 
 PACKAGES = ("qd_jax", "jax", "jaxlib", "flax", "optax", "numpy", "tensorflow-cpu", "tensorflow",
             "tensorflow-datasets", "ml_collections", "absl-py", "scipy", "statsmodels")
@@ -21,9 +24,7 @@ def is_writer() -> bool:
 
 
 def write_atomic(path: pathlib.Path, text: str) -> None:
-  tmp = path.with_name(f".{path.name}.tmp")
-  tmp.write_text(text)
-  os.replace(tmp, path)
+  storage.write_atomic(path, text.encode())
 
 
 def prepare(workdir: pathlib.Path, config_json: str) -> None:
@@ -34,12 +35,41 @@ def prepare(workdir: pathlib.Path, config_json: str) -> None:
     probe.write_text("")
     probe.unlink()
   except OSError as e:
-    raise QdError(f"cannot write to workdir {workdir} ({e.strerror})", "pass a writable --workdir") from e
+    raise storage.unwritable_workdir(workdir, e) from e
   config_path = workdir / "config.json"
   if config_path.exists() and config_path.read_text() != config_json:
     raise QdError(f"workdir {workdir} holds results of a different config",
                   "pass a new --workdir, or repeat the exact command that made it")
   write_atomic(config_path, config_json)
+
+
+def check_data(workdir: pathlib.Path, data: list[dict]) -> None:
+  """Refuses data files that changed since environment.json recorded them: the runs already in
+  the workdir were trained on the recorded bytes. `data` is what environment.json would record
+  now: one dict per data file, of any kind, with its "file" and "sha256"."""
+  path = workdir / "environment.json"
+  try:
+    recorded = json.loads(path.read_text()).get("data") or []
+  except FileNotFoundError:
+    return  # a new workdir
+  except (OSError, ValueError, AttributeError) as e:
+    raise QdError(f"{path} cannot be read ({e})", "restore it, or pass a new --workdir") from e
+  then = {d["file"]: d["sha256"] for d in recorded if isinstance(d, dict) and d.get("file") and d.get("sha256")}
+  for d in data:
+    if d["file"] in then and d["sha256"] != then[d["file"]]:
+      raise QdError(f"data file {d['file']} changed since this workdir recorded it: sha256 {then[d['file']]} "
+                    f"then, {d['sha256']} now", "restore that file, or pass a new --workdir to train on it afresh")
+
+
+def set_aside_damaged(workdir: pathlib.Path) -> list[str]:
+  """Moves the damaged lines of the record files to <file>.damaged; one message per line moved."""
+  out = []
+  for name in RECORDS:
+    path = workdir / name
+    for number in jsonl.set_aside(path):
+      out.append(f"{path} line {number} is damaged (not a JSON object): moved to {path}.damaged, "
+                 + ("its run is trained again" if name == "runs.jsonl" else "its run's predictions are left out"))
+  return out
 
 
 def environment(data: list[dict]) -> dict:

@@ -78,8 +78,14 @@ def resume_epoch(members: list[Member]) -> int:
   apart. The newer member keeps its older checkpoint too (keep_checkpoints >= 2, checked by
   configs.base.validate), so the whole cohort resumes from that one, as the same cohort, and its
   numbers stay bitwise those of an uninterrupted run."""
+  return resume_epochs(members)[0]
+
+
+def resume_epochs(members: list[Member]) -> list[int]:
+  """The epochs the cohort can resume from, newest first, ending with 0 (afresh): those every
+  member holds. A damaged checkpoint sends the whole cohort to the next one (training/loop.py)."""
   kept = [set(m.checkpoints.epochs()) if m.checkpoints else set() for m in members]
-  return max(set.intersection(*kept) if kept else set(), default=0)
+  return sorted(set.intersection(*kept) - {0} if kept else set(), reverse=True) + [0]
 
 
 def resume_groups(members: list[Member]) -> list[int]:

@@ -69,12 +69,21 @@ def _check_batches(members: list[cohort.Member], settings: Settings, devices: in
 
 
 def _resume(members, states: list, run_programs: list, log) -> tuple[int, list, list[list[dict]], float]:
-  """(first epoch to train, states, histories, train seconds so far) from the members' checkpoints."""
-  start, histories, train_seconds = cohort.resume_epoch(members), [[] for _ in members], 0.0
-  for j, m in enumerate(members):
-    if not m.checkpoints:
-      continue
-    state, meta = m.checkpoints.restore(states[j], start)
+  """(first epoch to train, states, histories, train seconds so far) from the members' checkpoints.
+  A damaged checkpoint sends the whole cohort to the next older epoch they all hold, or afresh:
+  every epoch's data order is a function of (seed, epoch), so the numbers stay those of a run
+  never stopped."""
+  epochs_held = cohort.resume_epochs(members)
+  for i, start in enumerate(epochs_held):
+    try:
+      restored = [m.checkpoints.restore(s, start) if m.checkpoints else (s, None) for m, s in zip(members, states)]
+      break
+    except checkpoint.Damaged as e:
+      then = epochs_held[i + 1]
+      log(f"checkpoint {e}; " + (f"resuming from epoch {then} instead" if then
+                                            else "no older one is good, so starting afresh"))
+  histories, train_seconds = [[] for _ in members], 0.0
+  for j, (m, (state, meta)) in enumerate(zip(members, restored)):
     if meta is None:
       continue
     states[j] = programs.place(state, run_programs[j].repl)
