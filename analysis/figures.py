@@ -20,7 +20,11 @@ DPI = 110
 
 def _save(fig: Figure, path: pathlib.Path) -> str:
   fig.tight_layout()
-  fig.savefig(path, dpi=DPI)
+  try:
+    fig.savefig(path, dpi=DPI)
+  except OSError as e:  # a full disk: the error names the figure (report.build makes it one line)
+    e.filename = e.filename or str(path)
+    raise
   return path.name
 
 

@@ -82,24 +82,42 @@ def guard(path, action: str = "write", rerun: str = RERUN):
     raise error(code, e.filename or path, action, rerun) from e
 
 
+def _from_orbax(record: logging.LogRecord) -> bool:
+  """orbax's own log lines (absl's logger) and asyncio's about the futures orbax abandoned."""
+  return record.name == "asyncio" or f"{os.sep}orbax{os.sep}" in record.pathname
+
+
+class Quiet:
+  """What the block inside `quiet` sets when the work it muted failed."""
+  failed = False
+
+
 @contextlib.contextmanager
 def quiet():
-  """Mutes what background threads and abandoned coroutines print while the block runs
+  """Mutes what orbax's background threads and abandoned coroutines print while the block runs
   (orbax logs every writer thread's failure with its traceback, and asyncio and the interpreter
   print more when the futures are collected), unless --verbose. Collects garbage before it ends,
-  so what is abandoned is reported, and muted, here and not at exit."""
+  so what is abandoned is reported, and muted, here rather than at exit. After a failure (the
+  block sets `.failed`), orbax's threads can still report later, so the muting stays on for the
+  rest of the process."""
+  q = Quiet()
   if _verbose:
-    yield
+    yield q
     return
-  hook = sys.unraisablehook
-  logging.disable(logging.ERROR)
+  hook, loggers = sys.unraisablehook, [logging.getLogger(n) for n in ("absl", "asyncio")]
+  mute = logging.Filter()
+  mute.filter = lambda record: not _from_orbax(record)
+  for lg in loggers:
+    lg.addFilter(mute)
   sys.unraisablehook = lambda unraisable: None
   try:
-    yield
+    yield q
   finally:
     gc.collect()
-    sys.unraisablehook = hook
-    logging.disable(logging.NOTSET)
+    if not q.failed:
+      sys.unraisablehook = hook
+      for lg in loggers:
+        lg.removeFilter(mute)
 
 
 def write_atomic(path: pathlib.Path, data: bytes, rerun: str = RERUN) -> None:

@@ -83,12 +83,13 @@ class RunCheckpoints:
   def _read(self, state, epoch: int):
     where = self.directory / str(epoch)
     problem = None
-    with storage.quiet():  # orbax's reader threads and coroutines print each failure
+    with storage.quiet() as q:  # orbax's reader threads and coroutines print each failure
       try:
         restored = self._manager.restore(epoch, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(self._tree(state)), meta=ocp.args.JsonRestore()))
       except Exception as e:  # noqa: BLE001 (a damaged checkpoint raises any of a dozen types)
         problem = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]}"
+        q.failed = True
     if problem:
       raise Damaged(f"{where} is damaged ({problem})")
     saved = restored["meta"].get("state_sha256") if isinstance(restored["meta"], dict) else None
@@ -103,12 +104,12 @@ class RunCheckpoints:
     """Saves; a full disk or a read-only one is a QdError naming the checkpoint's folder."""
     tree, code = self._tree(state), None
     meta = {**meta, "state_sha256": digest(tree)}
-    with storage.quiet():  # orbax's writer threads each log their failure
+    with storage.quiet() as q:  # orbax's writer threads each log their failure
       try:
         self._manager.save(epoch, args=ocp.args.Composite(
             state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)), force=True)
       except Exception as e:  # noqa: BLE001 (tensorstore's I/O errors are ValueErrors or bare)
-        code = storage.errno_of(e)
+        q.failed, code = True, storage.errno_of(e)
         if code is None or storage.verbose():
           raise
       # here the failed save's futures are freed, inside quiet(), so exit prints none of them
