@@ -60,6 +60,13 @@ def _scenario(data_dir: str, out: str) -> None:
   result["full"] = [full.returncode, full.stderr]
   result["kept"] = (workdir / "runs.jsonl").read_bytes() == recorded
   result["readable"] = [r["run_id"] for r in wd.read_runs(workdir)]
+  fd = os.open(mnt / "filler", os.O_WRONLY | os.O_APPEND)  # now full to the last page
+  try:
+    while os.write(fd, b"\0" * 4096):
+      pass
+  except OSError:
+    pass
+  os.close(fd)
   analysis = run(sys.executable, "-m", "analysis", f"--workdir={workdir}")
   result["analysis"] = [analysis.returncode, analysis.stderr]
   (mnt / "filler").unlink()

@@ -98,7 +98,8 @@ def test_changed_data_stops_the_resume_and_appends_nothing(tiny_data_dir, tmp_pa
   subprocess.run(_cmd(tiny_data_dir, workdir), check=True, capture_output=True, timeout=300)
   lines = (workdir / "runs.jsonl").read_text().splitlines(keepends=True)
   (workdir / "runs.jsonl").write_text(lines[0])  # as if killed before the second run was recorded
-  files = lambda: {p.name: p.read_bytes() for p in workdir.iterdir() if p.is_file() and p.name != lock.LOCK_NAME}  # noqa: E731
+  def files():  # the lock file names the last holder, so it changes with every launch
+    return {p.name: p.read_bytes() for p in workdir.iterdir() if p.is_file() and p.name != lock.LOCK_NAME}
   before = files()
   cat = tiny_data_dir / "cat.npy"
   old = npy.sha256(cat)

@@ -96,25 +96,25 @@ class Quiet:
 def quiet():
   """Mutes what orbax's background threads and abandoned coroutines print while the block runs
   (orbax logs every writer thread's failure with its traceback, and asyncio and the interpreter
-  print more when the futures are collected), unless --verbose. Collects garbage before it ends,
-  so what is abandoned is reported, and muted, here rather than at exit. After a failure (the
-  block sets `.failed`), orbax's threads can still report later, so the muting stays on for the
-  rest of the process."""
+  print more when the futures are collected), unless --verbose. After a failure (the block sets
+  `.failed`) it collects garbage before it ends, so what was abandoned reports here rather than
+  at exit, and the muting stays on for the rest of the process, since orbax's threads can still
+  report later."""
   q = Quiet()
   if _verbose:
     yield q
     return
   hook, loggers = sys.unraisablehook, [logging.getLogger(n) for n in ("absl", "asyncio")]
-  mute = logging.Filter()
-  mute.filter = lambda record: not _from_orbax(record)
+  mute = lambda record: not _from_orbax(record)  # noqa: E731 (a logging filter may be a callable)
   for lg in loggers:
     lg.addFilter(mute)
   sys.unraisablehook = lambda unraisable: None
   try:
     yield q
   finally:
-    gc.collect()
-    if not q.failed:
+    if q.failed:
+      gc.collect()  # what the failure abandoned reports now, muted, not at exit
+    else:
       sys.unraisablehook = hook
       for lg in loggers:
         lg.removeFilter(mute)

@@ -78,10 +78,10 @@ def resume_epoch(members: list[Member]) -> int:
   apart. The newer member keeps its older checkpoint too (keep_checkpoints >= 2, checked by
   configs.base.validate), so the whole cohort resumes from that one, as the same cohort, and its
   numbers stay bitwise those of an uninterrupted run."""
-  return resume_epochs(members)[0]
+  return resume_candidates(members)[0]
 
 
-def resume_epochs(members: list[Member]) -> list[int]:
+def resume_candidates(members: list[Member]) -> list[int]:
   """The epochs the cohort can resume from, newest first, ending with 0 (afresh): those every
   member holds. A damaged checkpoint sends the whole cohort to the next one (training/loop.py)."""
   kept = [set(m.checkpoints.epochs()) if m.checkpoints else set() for m in members]

@@ -73,7 +73,7 @@ def _resume(members, states: list, run_programs: list, log) -> tuple[int, list, 
   A damaged checkpoint sends the whole cohort to the next older epoch they all hold, or afresh:
   every epoch's data order is a function of (seed, epoch), so the numbers stay those of a run
   never stopped."""
-  epochs_held = cohort.resume_epochs(members)
+  epochs_held = cohort.resume_candidates(members)
   for i, start in enumerate(epochs_held):
     try:
       restored = [m.checkpoints.restore(s, start) if m.checkpoints else (s, None) for m, s in zip(members, states)]
