@@ -168,5 +168,18 @@ def test_a_figure_on_a_full_disk_is_a_qd_error_naming_it(tmp_path, monkeypatch):
     report.build(tmp_path)
 
 
+def test_the_errno_is_found_in_oserrors_and_in_tensorstore_messages():
+  ts = ValueError('RESOURCE_EXHAUSTED: Error writing local file "/w/checkpoints/r/3.orbax-checkpoint-tmp/x": '
+                  "Failed to write 5875 bytes to file 18: No space left on device [os_error_code='28']")
+  assert storage.errno_of(ts) == errno.ENOSPC
+  wrapped = RuntimeError("a writer thread failed")
+  wrapped.__cause__ = OSError(errno.EROFS, "Read-only file system")
+  assert storage.errno_of(wrapped) == errno.EROFS
+  assert storage.errno_of(OSError(errno.ENOENT, "No such file")) is None  # not the environment's fault
+  assert str(storage.error(errno.EACCES, "/w/runs.jsonl")) == (
+      "cannot write /w/runs.jsonl: Permission denied; give this user access there, "
+      "then rerun the same command: what is recorded is kept and unfinished runs resume")
+
+
 if __name__ == "__main__":
   _scenario(*sys.argv[1:])

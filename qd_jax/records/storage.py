@@ -24,8 +24,8 @@ _FIXES = {
     errnos.EDQUOT: "free space or raise the disk quota, {rerun}",
     errnos.EFBIG: "raise the file-size limit (ulimit -f), {rerun}",
     errnos.EROFS: "the file system is read-only: make it writable, {rerun}",
-    errnos.EACCES: "give this user write access there, {rerun}",
-    errnos.EPERM: "give this user write access there, {rerun}",
+    errnos.EACCES: "give this user access there, {rerun}",
+    errnos.EPERM: "give this user access there, {rerun}",
     errnos.EIO: "the disk reported an I/O error: check it, {rerun}",
 }
 _OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)")
