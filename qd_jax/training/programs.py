@@ -127,8 +127,13 @@ class Programs:
     self._executables = {}
 
   def init_state(self, seed: int) -> train_state.TrainState:
-    params = models.init_params(self.model, jax.random.key(seed), self.input_kind.example_shape)
-    return place(train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx), self.repl)
+    """A run's initial state, from one compiled program per setting: flax's initializers run op
+    by op otherwise, which cost more per run than a small run's training (the same bits)."""
+    def init(key):
+      params = models.init_params(self.model, key, self.input_kind.example_shape)
+      return train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx)
+    key = jax.random.key(seed)
+    return self._compiled(("init",), init, key, out_shardings=self.repl)(key)
 
   def _compiled(self, key, fn: Callable, *args, **jit_kwargs):
     if key not in self._executables:
