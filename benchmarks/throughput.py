@@ -8,14 +8,15 @@ rows, in this one process. Compile time is kept out of samples/s and reported on
       [--min-time 0.5]
 
 qd_jax is qd_jax's own compiled epoch (training.programs.Programs.epoch: a lax.scan over device-resident rows).
-qd_jax_models<M> is the same epoch over M stacked runs (qd_jax.training.cohort), as sweeps train them;
-its samples/s count all M runs. See benchmarks/README.md.
+Both use the layers and microbatch a sweep picks on this machine (qd_jax.training.autotune).
+qd_jax_default is what a sweep here runs, its cohort size included; qd_jax_models<M> is the same
+epoch over M stacked runs (qd_jax.training.cohort). Their samples/s count all the stacked runs.
+See benchmarks/README.md.
 """
 
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -28,7 +29,7 @@ from peers import (LEARNING_RATE, NUM_CLASSES, Runner, available, keras_runner, 
 from timing import best_seconds  # noqa: E402
 
 MODELS = ("fc", "cnn1", "cnn2")
-IMPLS = ("qd_jax", "qd_jax_models", "keras", "torch")
+IMPLS = ("qd_jax", "qd_jax_default", "qd_jax_models", "keras", "torch")
 PEERS = ("keras", "torch")
 
 
@@ -49,15 +50,6 @@ def forward_flops(model: str) -> int:
   return 2 * (conv1 + 12 * 12 * 8 * 2 * 2 * 4 + 288 * 64 + 64 * NUM_CLASSES)
 
 
-def cpu_model() -> str:
-  """The CPU's name as /proc/cpuinfo gives it (Linux), else the architecture."""
-  try:
-    with open("/proc/cpuinfo") as f:
-      return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-  except (OSError, StopIteration):
-    return platform.processor() or platform.machine()
-
-
 def gemm_gflops(n: int = 2048) -> float:
   """The machine's float32 matmul rate through XLA, best of 5: the ceiling the table is read against."""
   import jax.numpy as jnp
@@ -65,11 +57,20 @@ def gemm_gflops(n: int = 2048) -> float:
   return 2 * n ** 3 / best_seconds(lambda a: a @ a, a) / 1e9
 
 
+def qd_jax_setting(model, batch, layers="auto"):
+  """What a sweep on this machine trains `model` with at `batch` (training/autotune.py)."""
+  from qd_jax.training import autotune
+  return autotune.choose(model, batch, layers=layers, log=print)
+
+
 def qd_jax_runner(model, batch, n_steps, x, y, models=1, layers="auto"):
-  """qd_jax's compiled epoch (training.programs.Programs.epoch) over `models` stacked runs."""
+  """qd_jax's compiled epoch (training.programs.Programs.epoch) over `models` stacked runs, with
+  the layers and microbatch a sweep would use here."""
   import jax
   from qd_jax.training import cohort, programs
-  compiled = programs.Programs(model, NUM_CLASSES, LEARNING_RATE, layers, programs.mesh())  # not cached: timed alone
+  setting = qd_jax_setting(model, batch, layers)
+  compiled = programs.Programs(model, NUM_CLASSES, LEARNING_RATE, setting.layers, programs.mesh(),
+                               setting.microbatch)  # not cached: timed alone
   holder = {"state": cohort.stack([compiled.init_state(seed) for seed in range(models)])}
   # Every run reads the same rows; what is measured is the work of `models` separate runs.
   xa, ya = programs.place((np.stack([x] * models), np.stack([y] * models)), compiled.repl)
@@ -109,6 +110,9 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
   for impl in impls:
     if impl == "qd_jax":
       runners[impl] = qd_jax_runner(model, batch, steps, x, y, layers=args.layers)
+    elif impl == "qd_jax_default":
+      m = qd_jax_setting(model, batch, args.layers).models_at_once
+      runners[impl] = qd_jax_runner(model, batch, steps, x, y, m, args.layers)
     elif impl == "qd_jax_models":
       for m in args.models_at_once:
         runners[f"qd_jax_models{m}"] = qd_jax_runner(model, batch, steps, x, y, m, args.layers)
@@ -143,7 +147,7 @@ def format_table(rows: list[dict], models, batches, impls) -> str:
     r = next((r for r in rows if (r["model"], r["batch_size"], r["impl"]) == (model, batch, impl)), None)
     return r and r["samples_per_s"]
 
-  stacked = [i for i in impls if i.startswith("qd_jax_models")]
+  stacked = [i for i in impls if i.startswith("qd_jax_models") or i == "qd_jax_default"]
   head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", *(f"{i[6:]}/qd_jax" for i in stacked),
           "qd_jax GFLOP/s"]
   lines = []
@@ -203,6 +207,7 @@ def main(argv=None) -> list[dict]:
     print(reason)
   measured = [i for i in impls if i not in skipped]
   import jax
+  from qd_jax.training.autotune import cpu_model
   print(f"{cpu_model()}, {os.cpu_count()} cores, jax {jax.__version__} "
         f"on {jax.devices()[0].platform}; load average {os.getloadavg()[0]:.2f} at start", flush=True)
   print(f"float32 matmul through XLA (2048^3): {gemm_gflops():,.0f} GFLOP/s", flush=True)

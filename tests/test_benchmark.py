@@ -113,3 +113,13 @@ def test_torch_peer_has_the_qd_jax_networks(bench, model):
   if reason:  # a visible skip: CI installs [dev], not the [bench] extra that brings torch
     pytest.skip(f"{reason}; pip install -e '.[bench]' to check the PyTorch peer")
   assert _peer(bench, "torch", model).params == _qd_jax_params(model)
+
+
+def test_default_row_is_what_a_sweep_here_runs(bench, tmp_path, capsys):
+  rows = tiny(bench, tmp_path / "rows.json", "qd_jax,qd_jax_default")
+  check_rows(rows, ["qd_jax", "qd_jax_default"])
+  default = next(r for r in rows if r["impl"] == "qd_jax_default")
+  from qd_jax.training import autotune
+  m = autotune.choose("fc", 8).models_at_once  # the test suite runs with the registry's defaults
+  assert (f"{m} models stacked" in default["detail"]) == (m > 1)
+  assert "default/qd_jax" in capsys.readouterr().out

@@ -23,7 +23,7 @@ from qd_jax.experiments.configs import base
 from qd_jax.nn import registry
 from qd_jax.errors import QdError
 from qd_jax.records import jsonl, lock, run_record, workdir as wd
-from qd_jax.training import checkpoint, cohort, epochs, loop
+from qd_jax.training import autotune, checkpoint, cohort, epochs, loop
 
 Log = Callable[[str], None]
 
@@ -98,18 +98,22 @@ def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log
 def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log, on_cohort) -> None:
   config = lay.config
   todo = _members(lay, model, workdir, done, log)
-  settings = loop.Settings.from_config(config, lay.input_pipeline)
+  if not todo:
+    return
+  setting = autotune.choose(model, config.batch_size, layers=config.layers, microbatch=config.microbatch,
+                            models_at_once=config.models_at_once, on=autotune.enabled(config), log=log)
+  settings = loop.Settings.from_config(config, lay.input_pipeline, setting)
   members = [m for _, m in todo]
   groups = cohort.plan(members, model, input_pipeline=lay.input_pipeline, batch_size=config.batch_size,
-                       models_at_once=config.models_at_once, device_data_max_mb=config.device_data_max_mb)
+                       models_at_once=setting.models_at_once, device_data_max_mb=config.device_data_max_mb)
   for group in groups:
     results = loop.train_cohort(model, [members[i] for i in group], settings, log)
     for i, result in zip(group, results):
       point, member = todo[i]
       if wd.is_writer():
         jsonl.append(workdir / "test_predictions.jsonl", run_record.predictions(member, result), sort_keys=True)
-        jsonl.append(workdir / "runs.jsonl", run_record.build(config, point, member, result, lay.input_pipeline),
-                     sort_keys=True)
+        jsonl.append(workdir / "runs.jsonl", run_record.build(config, point, member, result, lay.input_pipeline,
+                                                              setting.source), sort_keys=True)
       member.checkpoints.remove(delete=wd.is_writer())  # the finished run lives in runs.jsonl
     if wd.is_writer():
       on_cohort(workdir)

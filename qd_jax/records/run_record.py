@@ -9,9 +9,10 @@ def run_id(hypothesis: str, model: str, seed: int, point_info: dict) -> str:
   return "/".join([hypothesis, model, f"seed{seed}", *swept])
 
 
-def build(config, point, member, result, input_pipeline: str) -> dict:
+def build(config, point, member, result, input_pipeline: str, autotuned: str) -> dict:
   """runs.jsonl's line for one run: what was asked (config, sweep point), what data it really
-  used (split), and what it gave (training.loop.RunResult)."""
+  used (split), what it gave (training.loop.RunResult), and where its layers, microbatch and
+  cohort size came from (`autotuned`: training/autotune.Setting.source)."""
   test = result.test
   return {
       "run_id": member.tag, "hypothesis": config.hypothesis, "design": config.design, "point": point.info,
@@ -24,7 +25,8 @@ def build(config, point, member, result, input_pipeline: str) -> dict:
       "confusion_matrix": test["confusion"], "test_examples": len(test["pred"]),
       "train_seconds": result.train_seconds, "compile_seconds": result.compile_seconds,
       "input_pipeline": input_pipeline, "batch_size": config.batch_size, "learning_rate": config.learning_rate,
-      "devices": result.devices, "layers": result.layers, "models_at_once": result.models_at_once}
+      "devices": result.devices, "layers": result.layers, "microbatch": result.microbatch,
+      "models_at_once": result.models_at_once, "autotune": autotuned}
 
 
 def predictions(member, result) -> dict:

@@ -30,11 +30,13 @@ class Settings:
   learning_rate: float
   input_pipeline: str = "device"  # epochs.PIPELINES
   layers: str = "auto"  # nn.registry.LAYERS: what is asked for; RunResult.layers is what ran
+  microbatch: int = 0  # rows per chunk inside the step (0: whole batches); training/autotune.py
 
   @classmethod
-  def from_config(cls, config, input_pipeline: str) -> "Settings":
+  def from_config(cls, config, input_pipeline: str, setting) -> "Settings":
+    """`setting`: the autotune.Setting chosen for this model on this machine."""
     return cls(config.epochs, config.batch_size, config.eval_batch_size, config.learning_rate,
-               input_pipeline, config.layers)
+               input_pipeline, setting.layers, setting.microbatch)
 
 
 @dataclasses.dataclass
@@ -48,6 +50,7 @@ class RunResult:
   train_seconds: float  # a stacked run's share of its cohort's time
   compile_seconds: float
   layers: str
+  microbatch: int
   models_at_once: int
   devices: int
 
@@ -119,7 +122,8 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
   devices = programs.mesh().size
   _check_batches(members, settings, devices)
   ks = [len(m.split.categories) for m in members]
-  run_programs = [programs.get(model_name, k, settings.learning_rate, settings.layers) for k in ks]
+  run_programs = [programs.get(model_name, k, settings.learning_rate, settings.layers, settings.microbatch)
+                  for k in ks]
   cohort_programs = run_programs[int(np.argmax(ks))]  # the most classes: the stacked state's shapes
   compiled = lambda: sum(p.compile_seconds for p in set(run_programs))  # noqa: E731
   compiled_at_start = compiled()
@@ -166,7 +170,7 @@ def _finish(model_name, members, states, histories, run_programs, train_seconds,
     log(f"[{m.tag}] test accuracy {test['accuracy']:.4f} loss {test['loss']:.4f} on {len(test['pred']):,} drawings"
         f" (train {train_seconds:.1f}s, compile {compile_seconds:.1f}s)")
     out.append(RunResult(model_name, m.seed, models.param_count(state.params), history, test, train_seconds,
-                         compile_seconds, p.layers, len(members), programs.mesh().size))
+                         compile_seconds, p.layers, p.microbatch, len(members), programs.mesh().size))
   return out
 
 

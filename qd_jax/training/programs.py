@@ -44,7 +44,7 @@ def microbatch_value_and_grad(loss_fn, chunk: int):
 
   loss_fn(params, x, y) -> (mean loss, logits). With equal chunks, the mean of the chunk means
   is the batch mean, so the result equals the whole-batch one. Chunks keep the intermediates
-  small: on XLA:CPU, CNN batches of 1024 train faster in chunks (registry: cpu_microbatch). Each
+  small: on XLA:CPU, CNN batches of 1024 train faster in chunks (training/autotune.py). Each
   scan step runs two chunks, whose graphs are independent: XLA:CPU then overlaps one chunk's
   single-threaded kernels (the conv kernel-gradient GEMMs) with the other's.
   """
@@ -109,14 +109,13 @@ class Programs:
   seconds spent compiling are counted apart from the seconds spent running."""
 
   def __init__(self, model_name: str, num_classes: int, learning_rate: float, layers: str,
-               mesh_: jax.sharding.Mesh):
+               mesh_: jax.sharding.Mesh, microbatch: int = 0):
     spec = registry.get(model_name)
-    backend = jax.default_backend()
-    self.layers = spec.layers(layers, backend)
+    self.layers = spec.layers(layers, jax.default_backend())
     self.model, self.num_classes, self.input_kind = spec.create(num_classes), num_classes, spec.input_kind
     self.apply = spec.apply(self.layers, num_classes)
     self.tx = optax.adam(learning_rate)
-    self.microbatch = spec.microbatch(self.layers, backend, mesh_.size)
+    self.microbatch = microbatch
     prepare = spec.input_kind.prepare
     self._step = functools.partial(train_step, prepare=prepare, microbatch=self.microbatch)
     self._predict = functools.partial(predict, prepare=prepare)
@@ -128,8 +127,13 @@ class Programs:
     self._executables = {}
 
   def init_state(self, seed: int) -> train_state.TrainState:
-    params = models.init_params(self.model, jax.random.key(seed), self.input_kind.example_shape)
-    return place(train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx), self.repl)
+    """A run's initial state, from one compiled program per setting: flax's initializers run op
+    by op otherwise, which cost more per run than a small run's training (the same bits)."""
+    def init(key):
+      params = models.init_params(self.model, key, self.input_kind.example_shape)
+      return train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx)
+    key = jax.random.key(seed)
+    return self._compiled(("init",), init, key, out_shardings=self.repl)(key)
 
   def _compiled(self, key, fn: Callable, *args, **jit_kwargs):
     if key not in self._executables:
@@ -184,6 +188,6 @@ class Programs:
 
 
 @functools.cache
-def get(model_name: str, num_classes: int, learning_rate: float, layers: str) -> Programs:
+def get(model_name: str, num_classes: int, learning_rate: float, layers: str, microbatch: int = 0) -> Programs:
   """One Programs per setting in this process: seeds and sweep points reuse its compilations."""
-  return Programs(model_name, num_classes, learning_rate, layers, mesh())
+  return Programs(model_name, num_classes, learning_rate, layers, mesh(), microbatch)

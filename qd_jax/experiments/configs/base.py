@@ -41,9 +41,16 @@ def get_config(design: str) -> ml_collections.ConfigDict:
   # the wide dense layer out for XLA:CPU (same parameters, same results to float rounding);
   # "xla" uses flax's own; "auto" picks "fast" on CPUs and "xla" on accelerators.
   c.layers = "auto"
+  # Rows per chunk inside the train step (the same gradient; CNN batches of 1024 run faster in
+  # chunks on XLA:CPU): -1 = chosen with the layers and models_at_once, 0 = whole batches.
+  c.microbatch = -1
+  # Time the candidates for layers, microbatch and models_at_once on first use on this CPU, and
+  # cache the fastest (training/autotune.py); False = the registry's defaults. Fields set above
+  # are kept as given, and every run records what it used.
+  c.autotune = True
   c.device_data_max_mb = 2048
   # Runs of one model that train at once, stacked in one compiled program (training/cohort.py):
-  # 0 = the model's measured default (qd_jax/nn/registry.py).
+  # 0 = autotuned (training/autotune.py), or the model's default in qd_jax/nn/registry.py.
   c.models_at_once = 0
   # XLA's persistent compilation cache: later processes load compiled steps instead of
   # compiling them again ("" turns it off). compile_seconds then shows the load time.
@@ -78,6 +85,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     # training/cohort.resume_epoch: runs that a kill left one save apart resume from the older save
     raise QdError(f"--config.keep_checkpoints={config.keep_checkpoints} keeps too few to resume a cohort",
                   "pass --config.keep_checkpoints=2 or more")
+  if config.microbatch < -1 or (config.microbatch > 0 and config.batch_size % config.microbatch):
+    raise QdError(f"--config.microbatch={config.microbatch} does not divide the batch of {config.batch_size}",
+                  "pass -1 (chosen for this machine), 0 (whole batches) or a divisor of --config.batch_size")
   if config.models_at_once < 0:
     raise QdError(f"--config.models_at_once={config.models_at_once} is negative", "pass 0 (auto) or N >= 1")
   if not config.learning_rate > 0:

@@ -1,0 +1,96 @@
+"""training/autotune.py: measured once per machine and (model, batch), then read back; config
+fields kept; stacking only where it pays; what a run used is in its record."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from qd_jax.training import autotune
+
+from conftest import TINY
+
+
+@pytest.fixture
+def timed(monkeypatch, tmp_path):
+  """autotune.rate replaced by a table of samples/s; returns the calls it got."""
+  calls = []
+
+  def install(table):
+    def fake(model, batch, layers, microbatch, models):
+      calls.append((model, batch, layers, microbatch, models))
+      return table.get((layers, microbatch, models), 1.0)
+    monkeypatch.setattr(autotune, "rate", fake)
+    return calls
+
+  monkeypatch.setenv("QD_JAX_AUTOTUNE", "1")
+  return install
+
+
+def test_measured_once_then_read_from_the_cache(timed, tmp_path, monkeypatch):
+  calls = timed({("fast", 64, 1): 3.0, ("xla", 0, 1): 2.0, ("fast", 64, 2): 3.1})
+  cache = str(tmp_path / "autotune.json")
+  first = autotune.choose("cnn2", 128, cache=cache)
+  assert first == autotune.Setting("fast", 64, 1, "measured")  # two stacked: 3.1 < 1.05 x 3.0
+  n = len(calls)
+  assert n > 0 and ("cnn2", 128, "fast", 64, 2) in calls
+  again = autotune.choose("cnn2", 128, cache=cache)
+  assert again == autotune.Setting("fast", 64, 1, "cached") and len(calls) == n  # no new timing
+  other_batch = autotune.choose("cnn2", 1024, cache=cache)
+  assert other_batch.source == "measured" and len(calls) > n
+  table = json.loads((tmp_path / "autotune.json").read_text())
+  assert list(table) == [autotune.machine()] and len(table[autotune.machine()]) == 2
+  monkeypatch.setattr(autotune, "machine", lambda: "another CPU | 2 cores | jax 0 | cpu")
+  assert autotune.choose("cnn2", 128, cache=cache).source == "measured"  # a new machine times again
+
+
+def test_a_cohort_is_chosen_only_when_it_beats_solo_runs_by_the_margin(timed, tmp_path):
+  # aggregate samples/s: two stacked runs 1.2x one run, four 1.1x two runs (under the margin)
+  timed({("fast", 0, 1): 10.0, ("fast", 0, 2): 12.0, ("fast", 0, 4): 12.5, ("xla", 0, 1): 5.0})
+  got = autotune.choose("fc", 128, cache=str(tmp_path / "a.json"))
+  assert (got.layers, got.models_at_once) == ("fast", 2)
+  timed({("fast", 0, 1): 10.0, ("fast", 0, 2): 10.4, ("xla", 0, 1): 5.0})
+  assert autotune.choose("fc", 128, cache=str(tmp_path / "b.json")).models_at_once == 1
+
+
+def test_fields_the_config_sets_are_kept_and_only_the_rest_is_timed(timed, tmp_path):
+  calls = timed({})
+  got = autotune.choose("cnn1", 1024, layers="xla", models_at_once=3, cache=str(tmp_path / "c.json"))
+  assert (got.layers, got.microbatch, got.models_at_once) == ("xla", 0, 3)
+  assert {c[2] for c in calls} == {"xla"} and {c[4] for c in calls} == {1}
+  calls.clear()
+  got = autotune.choose("cnn1", 1024, microbatch=0, cache=str(tmp_path / "d.json"))
+  assert got.microbatch == 0 and {c[3] for c in calls} == {0}
+
+
+def test_chunks_are_tried_only_where_they_divide_the_batch():
+  assert autotune._candidates("cnn2", 128, "auto", -1) == [("fast", 0), ("fast", 64), ("xla", 0)]
+  assert ("fast", 256) in autotune._candidates("cnn2", 1024, "auto", -1)
+  assert autotune._candidates("cnn2", 100, "auto", -1) == [("fast", 0), ("xla", 0)]
+
+
+def test_off_means_the_registry_defaults(tmp_path, monkeypatch):
+  monkeypatch.setenv("QD_JAX_AUTOTUNE", "0")
+  got = autotune.choose("cnn2", 1024, cache=str(tmp_path / "e.json"))
+  assert got == autotune.Setting("fast", 128, 1, "defaults") and not (tmp_path / "e.json").exists()
+
+
+def test_rate_trains_the_real_programs():
+  assert autotune.rate("fc", 8, "fast", 0, 2) > 0
+
+
+def test_a_sweep_records_what_it_chose_and_reuses_it(tiny_data_dir, tmp_path):
+  env = {**os.environ, "QD_JAX_AUTOTUNE": "1", "HOME": str(tmp_path / "home")}
+  cmd = [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h1", f"--data_dir={tiny_data_dir}",
+         f"--categories={','.join(TINY)}", "--config.rows_per_category=200", "--config.epochs=1",
+         "--config.num_seeds=1", "--config.batch_size=32", "--config.eval_batch_size=64",
+         "--config.compilation_cache_dir="]
+  for workdir, source in (("a", "measured"), ("b", "cached")):
+    out = subprocess.run([*cmd, f"--workdir={tmp_path / workdir}"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    (run,) = [json.loads(line) for line in (tmp_path / workdir / "runs.jsonl").read_text().splitlines()]
+    assert run["autotune"] == source and run["layers"] in ("fast", "xla") and run["microbatch"] == 0
+    assert ("autotune: timing fc" in out.stdout) == (source == "measured")
+  assert (tmp_path / "home/.cache/qd_jax/autotune.json").is_file()
