@@ -18,10 +18,10 @@ import ml_collections
 
 from qd_jax.data import resolve, splits
 from qd_jax.data.category_file import CategoryFile
+from qd_jax.errors import QdError
 from qd_jax.experiments import designs
 from qd_jax.experiments.configs import base
 from qd_jax.nn import registry
-from qd_jax.errors import QdError
 from qd_jax.records import jsonl, lock, run_record, workdir as wd
 from qd_jax.training import autotune, checkpoint, cohort, epochs, loop
 
