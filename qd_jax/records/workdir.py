@@ -12,7 +12,7 @@ from qd_jax.errors import QdError
 from qd_jax.records import jsonl
 
 PACKAGES = ("qd_jax", "jax", "jaxlib", "flax", "optax", "numpy", "tensorflow-cpu", "tensorflow",
-            "tensorflow-datasets", "ml_collections", "absl-py", "scipy", "statsmodels")
+            "tensorflow-datasets", "ml_collections", "absl-py", "scipy", "statsmodels", "clu", "tensorboard")
 
 
 def is_writer() -> bool:
