@@ -2,6 +2,7 @@
 
 import collections
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -57,7 +58,6 @@ def assert_whole_curves(workdir: pathlib.Path) -> None:
 @pytest.fixture(scope="module")
 def h3_quick(tmp_path_factory):
   """`--hypothesis=h3 --quick` on the real drawings, as the README runs it."""
-  import os
   folder = os.environ.get("QD_DATA_DIR")
   if not folder:
     pytest.skip("QD_DATA_DIR is not set; point it at the real Quick Draw folder")
@@ -198,6 +198,15 @@ def test_without_verbose_a_cohort_epoch_gets_one_line_after_a_quiet_spell(monkey
   now[0] = progress.HEARTBEAT_S + 1
   console.epoch(members, records, 5)
   assert lines == ["[hx/m/seed0 and 1 more] epoch 1/5  val acc 0.6000 to 0.7000 | 2,000 samples/s (2 models at once)"]
+
+
+def test_a_run_finished_without_event_files_gets_them_whole_later(tiny_data_dir, tmp_path):
+  config = lambda: _tiny(tiny_data_dir, num_seeds=1, epochs=6, checkpoint_min_seconds=0)  # noqa: E731
+  with pytest.raises(_Killed):
+    sweep.run_hypotheses([config()], tmp_path, _die_after("epoch 3/6"), verbose=True)
+  sweep.run_hypotheses([config()], tmp_path, lambda _: None, tensorboard_events=False)  # --notensorboard
+  sweep.run_hypotheses([config()], tmp_path, lambda _: None)
+  assert_whole_curves(tmp_path)
 
 
 def test_eta_prices_the_runs_left_at_their_models_rates(monkeypatch):

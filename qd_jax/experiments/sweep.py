@@ -137,10 +137,13 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
     _write_workdir(workdir, layouts)
   runs = wd.read_runs(workdir)
   done = {r["run_id"] for r in runs}
-  board = tensorboard.Board(workdir / "tensorboard") if tensorboard_events and wd.is_writer() else None
-  if board:
-    board.backfill(runs)
   planned = _planned(layouts, done)
+  board = tensorboard.Board(workdir / "tensorboard") if wd.is_writer() else None
+  if board and tensorboard_events:
+    board.backfill(runs)
+  elif board:
+    board.discard(p.run_id for p in planned)  # so that a later launch writes them whole
+    board = None
   log(f"sweep: {len(planned)} run(s) to train" + (f", {len(done)} already in {workdir / 'runs.jsonl'}" if done else ""))
   console = progress.Console(planned, log, verbose, started_at=start)
   for lay in layouts:

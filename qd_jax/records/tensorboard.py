@@ -83,6 +83,11 @@ class Board:
     writer.write_hparams(hparams(record))
     writer.close()
 
+  def discard(self, run_ids) -> None:
+    """Deletes the folders of runs trained without event files: what they hold is stale."""
+    for run_id in run_ids:
+      shutil.rmtree(folder(self.root, run_id), ignore_errors=True)
+
   def backfill(self, records: list[dict]) -> None:
     """Writes the folder of every finished run that has none (a workdir from before event files)."""
     for record in records:
