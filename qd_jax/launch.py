@@ -22,7 +22,8 @@ flags.DEFINE_string("workdir", None, "output and resume root (default: a new fol
 flags.DEFINE_string("categories", None, "comma-separated official category names (default: the paper's ten)")
 flags.DEFINE_bool("quick", False, "the same hypothesis cut to seconds, on real drawings")
 flags.DEFINE_integer("seeds", None, "seeds per sweep point (each changes init, split and shuffling)")
-flags.DEFINE_bool("verbose", False, "show tracebacks with errors")
+flags.DEFINE_bool("verbose", False, "print every run's every epoch, and tracebacks with errors")
+flags.DEFINE_bool("tensorboard", True, "write TensorBoard event files under WORKDIR/tensorboard")
 flags.DEFINE_string("coordinator_address", None, "host:port of process 0, for a run over several processes")
 flags.DEFINE_integer("num_processes", None, "how many processes take part (with --coordinator_address)")
 flags.DEFINE_integer("process_id", None, "this process' index, 0 ... num_processes - 1")
@@ -79,17 +80,20 @@ def _run(todo: list, workdir: pathlib.Path) -> None:
 
   try:
     sweep.run_hypotheses(todo, workdir, on_cohort=lambda w: summary.write(w, todo),
-                         on_done=build_report if FLAGS.hypothesis == "all" else lambda w: None)
+                         on_done=build_report if FLAGS.hypothesis == "all" else lambda w: None,
+                         verbose=FLAGS.verbose, tensorboard_events=FLAGS.tensorboard)
   except checkpoint.Preempted as e:
     print(f"qd_jax: preempted (SIGTERM): {e}; rerun the same command to resume", file=sys.stderr)
     sys.exit(143)
   if wd.is_writer():
     print(f"summary: {workdir / 'summary.md'}")
+    if FLAGS.tensorboard:
+      print(f"tensorboard: tensorboard --logdir {workdir / 'tensorboard'}")
 
 
 def main(argv: list[str]) -> None:
-  if not FLAGS.verbose:
-    logging.set_verbosity(logging.WARNING)  # JAX's backend probing is not news to the user
+  if not FLAGS["verbosity"].present:  # absl's own -v; --verbose is for qd_jax's lines, not the libraries'
+    logging.set_verbosity(logging.WARNING)  # JAX's backend probing and orbax's saves are not news to the user
   try:
     if len(argv) > 1:
       raise QdError(f"unexpected arguments {argv[1:]}", "flags take the form --name=value")

@@ -40,7 +40,7 @@ def test_quick_h2_on_real_drawings(shared_data_dir, tmp_path):
   assert all(len(d["sha256"]) == 64 and d["rows"] >= 5000 for d in env["data"])
   summary = (tmp_path / "summary.md").read_text()
   assert "## H2" in summary and "cnn2 - fc" in summary
-  assert "epoch 1/1" in out.stdout and "samples/s" in out.stdout
+  assert "run 6/6 (h2)" in out.stdout and "ETA 00:00" in out.stdout  # per-epoch lines need --verbose
 
 
 def test_full_h2_config_holds_out_at_least_1000_per_category(shared_data_dir):

@@ -27,6 +27,8 @@ def test_two_processes_match_one(tiny_data_dir, tmp_path):
   assert [p.returncode for p in procs] == [0, 0], outs
   assert "results:" in outs[0][0] and "results:" not in outs[1][0]  # process 0 alone reports
   one, two = wd.read_runs(tmp_path / "one"), wd.read_runs(tmp_path / "two")
+  # process 0 alone writes event files: one per run
+  assert [len(list(d.iterdir())) for d in (tmp_path / "two" / "tensorboard").iterdir()] == [1, 1]
   assert [r["devices"] for r in two] == [2, 2] and [r["devices"] for r in one] == [1, 1]
   for a, b in zip(one, two):
     assert a["run_id"] == b["run_id"]

@@ -19,11 +19,11 @@ import ml_collections
 from qd_jax.data import resolve, splits
 from qd_jax.data.category_file import CategoryFile
 from qd_jax.errors import QdError
-from qd_jax.experiments import designs
+from qd_jax.experiments import designs, progress
 from qd_jax.experiments.configs import base
 from qd_jax.nn import registry
-from qd_jax.records import jsonl, lock, run_record, workdir as wd
-from qd_jax.training import autotune, checkpoint, cohort, epochs, loop
+from qd_jax.records import jsonl, lock, run_record, tensorboard, workdir as wd
+from qd_jax.training import autotune, checkpoint, cohort, epochs, loop, observers
 
 Log = Callable[[str], None]
 
@@ -77,6 +77,21 @@ def _take(workdir: pathlib.Path, layouts: list[Layout], held: contextlib.ExitSta
   lock.agree(failure)
 
 
+def _planned(layouts: list[Layout], done: set) -> list[progress.Planned]:
+  """The runs this launch will train (those not in runs.jsonl), with their work for the ETA."""
+  out = []
+  for lay in layouts:
+    c = lay.config
+    for model in registry.parse(c.models):
+      for seed in range(c.seed, c.seed + c.num_seeds):
+        for point in lay.points:
+          run_id = run_record.run_id(c.hypothesis, model, seed, point.info)
+          if run_id not in done:
+            out.append(progress.Planned(run_id, c.hypothesis, model,
+                                        sum(s.train for s in point.sizes.values()) * c.epochs))
+  return out
+
+
 def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log) -> list:
   """(point, cohort.Member) for every run of `model` not yet in runs.jsonl."""
   config, todo = lay.config, []
@@ -95,8 +110,10 @@ def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log
   return todo
 
 
-def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log, on_cohort) -> None:
+def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log, on_cohort,
+                 console: progress.Console, board: tensorboard.Board | None) -> None:
   config = lay.config
+  observer = observers.Many(*(o for o in (board, console) if o))
   todo = _members(lay, model, workdir, done, log)
   if not todo:
     return
@@ -107,24 +124,31 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
   groups = cohort.plan(members, model, input_pipeline=lay.input_pipeline, batch_size=config.batch_size,
                        models_at_once=setting.models_at_once, device_data_max_mb=config.device_data_max_mb)
   for group in groups:
-    results = loop.train_cohort(model, [members[i] for i in group], settings, log)
+    results = loop.train_cohort(model, [members[i] for i in group], settings, log, observer)
+    records = []
     for i, result in zip(group, results):
       point, member = todo[i]
+      records.append(run_record.build(config, point, member, result, lay.input_pipeline, setting.source))
       if wd.is_writer():
+        if board:
+          board.finish(records[-1])  # its event files are whole before the run counts as done
         jsonl.append(workdir / "test_predictions.jsonl", run_record.predictions(member, result), sort_keys=True)
-        jsonl.append(workdir / "runs.jsonl", run_record.build(config, point, member, result, lay.input_pipeline,
-                                                              setting.source), sort_keys=True)
+        jsonl.append(workdir / "runs.jsonl", records[-1], sort_keys=True)
       member.checkpoints.remove(delete=wd.is_writer())  # the finished run lives in runs.jsonl
+    console.finished(records)
     if wd.is_writer():
       on_cohort(workdir)
 
 
 def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
                    on_cohort: Callable[[pathlib.Path], None] = lambda workdir: None,
-                   on_done: Callable[[pathlib.Path], None] = lambda workdir: None) -> list[dict]:
+                   on_done: Callable[[pathlib.Path], None] = lambda workdir: None, *, verbose: bool = False,
+                   tensorboard_events: bool = True) -> list[dict]:
   """Runs every (seed, point, model) of each config into `workdir`; finished runs are not redone.
   `on_cohort(workdir)` runs on process 0 after each cohort's records are written, and at the end;
-  `on_done(workdir)` (the report) after that. Process 0 holds the workdir's lock throughout."""
+  `on_done(workdir)` (the report) after that. Process 0 holds the workdir's lock throughout.
+  The console gets a line per finished run (per epoch too with `verbose`); with
+  `tensorboard_events`, process 0 writes DIR/tensorboard (records/tensorboard.py)."""
   start = time.perf_counter()
   if configs[0].compilation_cache_dir:
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(configs[0].compilation_cache_dir))
@@ -135,18 +159,33 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
   # Everything above may refuse the input; only now does the workdir get written.
   with contextlib.ExitStack() as held:
     _take(workdir, layouts, held, log)
-    done = {r["run_id"] for r in wd.read_runs(workdir)}
-    for lay in layouts:
-      for model in registry.parse(lay.config.models):
-        _train_model(lay, model, workdir, done, log, on_cohort)
-    if wd.is_writer():
-      on_cohort(workdir)
-      if (workdir / "checkpoints").is_dir() and not any((workdir / "checkpoints").iterdir()):
-        (workdir / "checkpoints").rmdir()
-    log(f"results: {workdir / 'runs.jsonl'} ({time.perf_counter() - start:.0f} s in all)")
+    _train_all(layouts, workdir, log, on_cohort, verbose, tensorboard_events, start)
     if wd.is_writer():
       on_done(workdir)
     return wd.read_runs(workdir)
+
+
+def _train_all(layouts, workdir: pathlib.Path, log: Log, on_cohort, verbose: bool, tensorboard_events: bool,
+               start: float) -> None:
+  runs = wd.read_runs(workdir)
+  done = {r["run_id"] for r in runs}
+  planned = _planned(layouts, done)
+  board = tensorboard.Board(workdir / "tensorboard") if wd.is_writer() else None
+  if board and tensorboard_events:
+    board.backfill(runs)
+  elif board:
+    board.discard(p.run_id for p in planned)  # so that a later launch writes them whole
+    board = None
+  log(f"sweep: {len(planned)} run(s) to train" + (f", {len(done)} already in {workdir / 'runs.jsonl'}" if done else ""))
+  console = progress.Console(planned, log, verbose, started_at=start)
+  for lay in layouts:
+    for model in registry.parse(lay.config.models):
+      _train_model(lay, model, workdir, done, log, on_cohort, console, board)
+  if wd.is_writer():
+    on_cohort(workdir)
+    if (workdir / "checkpoints").is_dir() and not any((workdir / "checkpoints").iterdir()):
+      (workdir / "checkpoints").rmdir()
+  log(f"results: {workdir / 'runs.jsonl'} ({time.perf_counter() - start:.0f} s in all)")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: pathlib.Path, log: Log = print) -> list[dict]:

@@ -15,7 +15,7 @@ import numpy as np
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 from qd_jax.nn import models
-from qd_jax.training import checkpoint, cohort, epochs, programs
+from qd_jax.training import checkpoint, cohort, epochs, observers, programs
 
 # Chance-level cross-entropy is ln(classes) < 6; a mean above this is runaway, not learning.
 DIVERGED_LOSS = 1e4
@@ -112,13 +112,14 @@ def _save(members, epoch: int, states: list, histories: list, train_seconds: flo
 
 
 def train_cohort(model_name: str, members: list[cohort.Member], settings: Settings,
-                 log: Callable[[str], None] = print) -> list[RunResult]:
+                 log: Callable[[str], None] = print, observer: observers.Observer | None = None) -> list[RunResult]:
   """Trains one run per member, all at once, and returns each one's result.
 
   With checkpoints, the members resume from the latest epoch they all hold and save at epoch
   boundaries, on one decision for the cohort; after a SIGTERM they save and raise
-  checkpoint.Preempted.
+  checkpoint.Preempted. `observer` watches the epochs (default: observers.Lines(log)).
   """
+  observer = observer or observers.Lines(log)
   devices = programs.mesh().size
   _check_batches(members, settings, devices)
   ks = [len(m.split.categories) for m in members]
@@ -129,6 +130,8 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
   compiled_at_start = compiled()
   states = [p.init_state(m.seed) for p, m in zip(run_programs, members)]
   start, states, histories, train_seconds = _resume(members, states, run_programs, log)
+  for m, history in zip(members, histories):
+    observer.started(m, history)
   vals = [p.eval_set(*m.split.gather("val"), settings.eval_batch_size) for p, m in zip(run_programs, members)]
   runner = epochs.RUNNERS[settings.input_pipeline](members, states, cohort_programs, ks, settings.batch_size)
   policy = next((m.checkpoints for m in members if m.checkpoints), None)
@@ -140,12 +143,12 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
     seconds = (time.perf_counter() - t0 - (compiled() - compiled_before)) / len(members)
     train_seconds += seconds
     states = runner.states()
-    for j, m in enumerate(members):
+    for j in range(len(members)):
       val = run_programs[j].evaluate(states[j], vals[j])
       histories[j].append(_epoch_record(epoch, sums, j, val, seconds, settings.batch_size))
       _check_loss(histories[j][-1]["train_loss"], epoch + 1, "training", settings.learning_rate)
       _check_loss(val["loss"], epoch + 1, "validation", settings.learning_rate)
-      _log_epoch(log, m, histories[j][-1], settings.epochs, len(members))
+    observer.epoch(members, [h[-1] for h in histories], settings.epochs)
     if policy and policy.due(epoch + 1, time.monotonic() - last_save):
       _save(members, epoch, states, histories, train_seconds)
       last_save = time.monotonic()
@@ -153,22 +156,15 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
       where = ", ".join(str(m.checkpoints.directory) for m in members if m.checkpoints)
       raise checkpoint.Preempted(f"{', '.join(m.tag for m in members)} saved after epoch {epoch + 1} in {where}")
   return _finish(model_name, members, states, histories, run_programs, train_seconds, compiled() - compiled_at_start,
-                 settings, log)
+                 settings, observer)
 
 
-def _log_epoch(log, m: cohort.Member, h: dict, epochs_total: int, cohort_size: int) -> None:
-  log(f"[{m.tag}] epoch {h['epoch']}/{epochs_total}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.4f}"
-      f" | val loss {h['val_loss']:.4f} acc {h['val_accuracy']:.4f} | {h['samples_per_s']:,.0f} samples/s"
-      + (f" ({cohort_size} models at once)" if cohort_size > 1 else ""))
-
-
-def _finish(model_name, members, states, histories, run_programs, train_seconds, compile_seconds, settings, log):
+def _finish(model_name, members, states, histories, run_programs, train_seconds, compile_seconds, settings, observer):
   """Each run scored on its test rows."""
   out = []
   for m, state, history, p in zip(members, states, histories, run_programs):
     test = p.evaluate(state, p.eval_set(*m.split.gather("test"), settings.eval_batch_size))
-    log(f"[{m.tag}] test accuracy {test['accuracy']:.4f} loss {test['loss']:.4f} on {len(test['pred']):,} drawings"
-        f" (train {train_seconds:.1f}s, compile {compile_seconds:.1f}s)")
+    observer.tested(m, test, train_seconds, compile_seconds)
     out.append(RunResult(model_name, m.seed, models.param_count(state.params), history, test, train_seconds,
                          compile_seconds, p.layers, p.microbatch, len(members), programs.mesh().size))
   return out
