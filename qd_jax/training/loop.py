@@ -50,6 +50,7 @@ class RunResult:
   layers: str
   models_at_once: int
   devices: int
+  params: object = None  # the final parameters (for designs that score or keep a run further)
 
 
 def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
@@ -157,7 +158,7 @@ def _finish(model_name, members, states, histories, run_programs, train_seconds,
     log(f"[{m.tag}] test accuracy {test['accuracy']:.4f} loss {test['loss']:.4f} on {len(test['pred']):,} drawings"
         f" (train {train_seconds:.1f}s, compile {compile_seconds:.1f}s)")
     out.append(RunResult(model_name, m.seed, models.param_count(state.params), history, test, train_seconds,
-                         compile_seconds, p.layers, len(members), programs.mesh().size))
+                         compile_seconds, p.layers, len(members), programs.mesh().size, state.params))
   return out
 
 
