@@ -67,12 +67,14 @@ def _fetch_once(s: transfer.Session, kind: str, n: int | None) -> bytes:
   """The first n drawings' lines (None: the whole file)."""
   if n is None:
     with s.open() as resp:
-      return _first_lines(*_lines(resp, None, b""), n)
+      data, ended = _lines(resp, None, b"")
+    return _first_lines(data, None, ended)
   got, start, size = b"", 0, n * FIRST_BLOCK[kind]
   while True:
     with s.open(start, start + size) as resp:
       if resp.status != 206:  # the whole file is coming: read only as far as needed
-        return _first_lines(*_lines(resp, n, b""), n)
+        data, ended = _lines(resp, n, b"")
+        return _first_lines(data, n, ended)
       total = transfer.content_range(resp, start)
       block = transfer.read(resp, size)
     got += block
