@@ -7,7 +7,8 @@
 * `render`: strokes -> a 28x28 uint8 bitmap like the official numpy_bitmap files. Google's own
   renderer (quickdraw-dataset issue #19, comment 402247262: cairo, lines 16 wide in the 256
   frame, 16 of padding, round caps and joins, centred, antialiased) redone with Pillow: drawn
-  8x oversampled, then box-averaged down, which is what antialiasing by coverage computes.
+  19x oversampled (where the line is exactly 28 pixels wide), then box-averaged down, which is
+  what antialiasing by coverage computes.
 * `stroke3`: strokes -> (dx, dy, pen lifted, valid) rows padded to a fixed length, the input of
   TensorFlow's "Recurrent Neural Networks for Drawing Classification" tutorial plus the mask.
 * Partial drawings: the first k strokes, the first t milliseconds, or a fraction of either.
@@ -20,7 +21,7 @@ from PIL import Image, ImageDraw
 from simplification.cutil import simplify_coords
 
 Strokes = list[np.ndarray]  # each (n, 2) x, y or (n, 3) x, y, t
-SIDE, LINE, PAD, FRAME, OVERSAMPLE = 28, 16.0, 16.0, 256.0, 8
+SIDE, LINE, PAD, FRAME, OVERSAMPLE = 28, 16.0, 16.0, 256.0, 19
 KINDS = ("bitmap", "strokes")  # the input kinds of nn/registry.py that strokes can feed
 
 

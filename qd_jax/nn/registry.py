@@ -47,7 +47,7 @@ class ModelSpec:
   accelerator_cohort: int = 16  # ... and on GPUs and TPUs
   input_kind: InputKind = BITMAP
   # An epoch as one compiled scan of steps; False: one compiled step per call. The stroke model's
-  # LSTM steps ran ~7x slower inside the epoch's scan on XLA:CPU (0.6 s vs 4-5 s a step, 2 cores).
+  # LSTM steps ran 6.5x slower inside the epoch's scan on XLA:CPU (benchmarks/stroke_epochs.py).
   scan_epochs: bool = True
 
   def create(self, num_classes: int) -> nn.Module:
