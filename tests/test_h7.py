@@ -1,6 +1,7 @@
 """H7 end to end on small synthetic stroke files: both models, kept parameters, early-guess
 curves, the report's section; the stroke model's masking; h7 outside `all`."""
 
+import dataclasses
 import json
 
 import jax
@@ -15,7 +16,13 @@ from qd_jax.experiments import configs, sweep
 from qd_jax.nn import models, predict, registry
 from qd_jax.records import params as saved_params
 
+from qd_jax.data import splits, stroke_split
+from qd_jax.data.stroke_file import StrokeFile
+from qd_jax.training import checkpoint, loop
+
+from conftest import train_settings
 from stroke_fixtures import make_stroke_files
+from test_resume import _without_timings, preempt_after  # noqa: F401 (the fixture)
 
 CATS = "airplane,cat,smiley face"
 
@@ -111,3 +118,20 @@ def test_h7_is_outside_all_and_refuses_tfdata(tmp_path):
   assert "h7" not in [c.hypothesis for c in configs.get_configs("all")]
   with pytest.raises(QdError, match="do not stream through tf.data"):
     sweep.layout(h7_config(tmp_path, input_pipeline="tfdata"), log=lambda s: None)
+
+
+def test_the_stroke_model_resumes_bitwise_from_its_checkpoint(tmp_path, preempt_after, monkeypatch):
+  folder = make_stroke_files(tmp_path / "s", {c: 40 for c in CATS.split(",")})
+  files = {c: StrokeFile.open(c, folder) for c in CATS.split(",")}
+  split = stroke_split.make_split(files, {c: splits.sizes_for(40, 0.1, 0.2) for c in files}, 0, "strokes", 16)
+  settings = dataclasses.replace(train_settings(epochs=3, learning_rate=3e-3), batch_size=16, eval_batch_size=50)
+  run = lambda ckpts=None, log=lambda _: None: loop.train_run("rnn", split, settings, seed=0, checkpoints=ckpts,
+                                                             log=log)  # noqa: E731
+  whole = run()
+  with pytest.raises(checkpoint.Preempted, match="saved after epoch 1"):
+    run(checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=2), preempt_after(1))
+  monkeypatch.setattr(checkpoint, "_preempted", False)
+  logs = []
+  resumed = run(checkpoint.RunCheckpoints(tmp_path / "ck", every=1, keep=2), logs.append)
+  assert any("resumed after epoch 1" in line for line in logs)
+  assert _without_timings(resumed) == _without_timings(whole)
