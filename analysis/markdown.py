@@ -1,6 +1,6 @@
 """REPORT.md's text: the scale up front, then each hypothesis' tables, verdict and figures."""
 
-from analysis import fmt, paper, tables, verdicts
+from analysis import early_guess, fmt, paper, tables, verdicts
 
 RULE = ("Rule: a claim is **supported** when our 95% CI lies wholly on the paper's side of no effect, "
         "**not supported** when it lies wholly on the other side, **inconclusive** when it contains no "
@@ -106,5 +106,5 @@ def report(a: dict, figs: dict, human_lines: list[str]) -> list[str]:
   present = list(a["scale"])
   lines = header(a) + ["## Verdicts", ""] + tables.verdict_table(a["verdicts"], present) + ["", RULE, ""]
   lines += ["## What was run", ""] + tables.scale_table(a["scale"]) + [""]
-  lines += h1_h2(a, figs) + h3(a, figs) + h4(a, figs) + h5_h6(a, figs)
+  lines += h1_h2(a, figs) + h3(a, figs) + h4(a, figs) + h5_h6(a, figs) + early_guess.section(a, figs)
   return lines + human_lines + _figs(figs, "human")

@@ -6,7 +6,7 @@ import pathlib
 
 import numpy as np
 
-from analysis import architectures, confusion, curves, figures, fmt, human, imbalance, markdown, ols, paper, scale, verdicts
+from analysis import architectures, confusion, curves, early_guess, figures, fmt, human, imbalance, markdown, ols, paper, scale, verdicts
 from analysis import runs as rs
 from qd_jax.experiments.configs import base
 from qd_jax.records import jsonl, storage, workdir as wd
@@ -61,6 +61,7 @@ def analyse(runs: list[dict], bar: float = REASONABLE_DEFAULT) -> dict:
                           "minority_accuracy": t["minority_accuracy"]} for t in h4_table]},
        "h3": h3_table, "h4": h4_table, "h4_spearman": h4_ranks, "h1_bar": bar}
   a["verdicts"] = verdicts.decide(a, bar)
+  a.update(early_guess.analyse(runs))
   return a
 
 
@@ -100,6 +101,8 @@ def draw(runs: list[dict], a: dict, workdir: pathlib.Path, human_summary: dict |
                                        f"H4 at ratio {fmt.ratio_pct(min(ratios))}: {pm['h4']}, summed over seeds",
                                        workdir / "confusion_h4_smallest_ratio.png"),
         f"confusion matrix at the smallest ratio ({fmt.ratio_pct(min(ratios))})")
+  add("h7", early_guess.figure(a, workdir / "fig_h7_early_guess.png"),
+      "H7: top-1 accuracy by share of strokes drawn and of drawing time, both models")
   if human_summary:
     add("human", figures.confusion_figure(human_summary["confusion_matrix"], human_summary["labels"],
                                           human_summary["columns"], "Human answers", workdir / "confusion_human.png"),

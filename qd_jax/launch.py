@@ -18,6 +18,7 @@ from qd_jax.experiments import configs
 FLAGS = flags.FLAGS
 flags.DEFINE_string("hypothesis", None, f"one of {', '.join(configs.choices())}")
 flags.DEFINE_string("data_dir", None, "folder of official <category>.npy files (downloads land here)")
+flags.DEFINE_string("strokes_dir", None, "folder of official simplified/ and raw/ <category>.ndjson (H7)")
 flags.DEFINE_string("workdir", None, "output and resume root (default: a new folder under ./runs)")
 flags.DEFINE_string("categories", None, "comma-separated official category names (default: the paper's ten)")
 flags.DEFINE_bool("quick", False, "the same hypothesis cut to seconds, on real drawings")
@@ -100,7 +101,7 @@ def main(argv: list[str]) -> None:
     if not FLAGS.hypothesis:
       raise QdError("--hypothesis is required", f"pass --hypothesis= one of {', '.join(configs.choices())}")
     overrides = config_flags.get_override_values(FLAGS["config"])
-    for name in ("data_dir", "categories"):
+    for name in ("data_dir", "strokes_dir", "categories"):
       if FLAGS[name].value is not None:
         overrides[name] = FLAGS[name].value
     if FLAGS.seeds is not None:

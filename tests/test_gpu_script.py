@@ -72,7 +72,7 @@ def test_estimate_counts_every_run_of_the_design(tmp_path, make_category_files, 
   out = load_benchmark("estimate").main(["--bench", str(tmp_path / "b.json"), "--data_dir", str(tmp_path / "d"),
                                   "--usd_per_hour", "3.6", "--json", str(tmp_path / "e.json")])
   assert json.loads((tmp_path / "e.json").read_text()) == out
-  assert {o["hypothesis"] for o in out} == set(configs.hypotheses())
+  assert {o["hypothesis"] for o in out} == {c.hypothesis for c in configs.get_configs("all")}
   h2 = [o for o in out if o["hypothesis"] == "h2"]
   assert [o["model"] for o in h2] == ["fc", "cnn1", "cnn2"]
   # 1,500 rows: 1,050 train per category, 10,500 in all, 82 batches of 128, 10 epochs, 3 seeds

@@ -56,7 +56,7 @@ def _images(batch, seed=0):
 
 
 def test_model_names():
-  assert tuple(registry.names()) == ("fc", "cnn1", "cnn2")
+  assert tuple(registry.names()) == ("fc", "cnn1", "cnn2", "rnn")
 
 
 @pytest.mark.parametrize("name", ["fc", "cnn1", "cnn2"])

@@ -5,6 +5,8 @@ import signal
 import subprocess
 import sys
 
+import jax
+import numpy as np
 import pytest
 
 import dataclasses
@@ -25,6 +27,7 @@ def _without_timings(r: loop.RunResult) -> dict:
   out = dataclasses.asdict(r)
   for key in ("train_seconds", "compile_seconds"):
     out.pop(key)
+  out["params"] = [np.asarray(a).tobytes() for a in jax.tree_util.tree_leaves(r.params)]  # bitwise
   out["history"] = [{k: v for k, v in e.items() if k not in ("seconds", "samples_per_s")} for e in r.history]
   out["test"] = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in r.test.items()}
   return out

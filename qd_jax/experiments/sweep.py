@@ -43,10 +43,13 @@ def layout(config, log: Log) -> Layout:
   base.validate(config)
   design = designs.get(config.design)
   names = design.categories(config, resolve.category_names(config.categories))
-  folder = resolve.data_dir(config.data_dir)
-  files = resolve.category_files(names, folder, design.rows_needed(config), bucket_url=config.bucket_url,
-                                 download_missing=config.download)
-  log(f"data: {len(files)} categories from {folder}: {', '.join(names)}")
+  if design.files:
+    files = design.files(config, names, log)
+  else:
+    folder = resolve.data_dir(config.data_dir)
+    files = resolve.category_files(names, folder, design.rows_needed(config), bucket_url=config.bucket_url,
+                                   download_missing=config.download)
+    log(f"data: {len(files)} categories from {folder}: {', '.join(names)}")
   pts = design.points(config, files, log)
   biggest = max(sum(s.train for s in p.sizes.values()) for p in pts)
   return Layout(config, files, pts, epochs.choose(config.input_pipeline, biggest, config.device_data_max_mb))
@@ -94,7 +97,7 @@ def _planned(layouts: list[Layout], done: set) -> list[progress.Planned]:
 
 def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log) -> list:
   """(point, cohort.Member) for every run of `model` not yet in runs.jsonl."""
-  config, todo = lay.config, []
+  config, todo, design = lay.config, [], designs.get(lay.config.design)
   for seed in range(config.seed, config.seed + config.num_seeds):
     for point in lay.points:
       run_id = run_record.run_id(config.hypothesis, model, seed, point.info)
@@ -106,7 +109,9 @@ def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log
         continue
       ckpts = checkpoint.RunCheckpoints(ckpt_dir, config.checkpoint_every, config.keep_checkpoints,
                                         config.checkpoint_min_seconds)
-      todo.append((point, cohort.Member(splits.make_split(point.files, point.sizes, seed), seed, run_id, ckpts)))
+      split = (design.split(config, point, seed, registry.get(model).input_kind) if design.split
+               else splits.make_split(point.files, point.sizes, seed))
+      todo.append((point, cohort.Member(split, seed, run_id, ckpts)))
   return todo
 
 
@@ -130,6 +135,8 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
       point, member = todo[i]
       records.append(run_record.build(config, point, member, result, lay.input_pipeline, setting.source))
       if wd.is_writer():
+        if finish_run := designs.get(config.design).finish_run:
+          records[-1].update(finish_run(config, point, member, result, workdir))
         if board:
           board.finish(records[-1])  # its event files are whole before the run counts as done
         jsonl.append(workdir / "test_predictions.jsonl", run_record.predictions(member, result), sort_keys=True)

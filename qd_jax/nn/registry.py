@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from qd_jax.errors import QdError
-from qd_jax.nn import cpu_networks, models
+from qd_jax.nn import cpu_networks, models, stroke_models
 
 LAYERS = ("auto", "fast", "xla")  # config.layers: "fast" is the CPU formulation, "xla" flax's own
 
@@ -32,6 +32,9 @@ def _pixels(x_bd: jax.Array) -> jax.Array:
 
 
 BITMAP = InputKind("bitmap", (784,), _pixels)
+# (dx, dy, pen lifted, valid) per point, padded to config.max_points (data/strokes.stroke3); the
+# parameters do not depend on the length, so a short example shape initialises them.
+STROKES = InputKind("strokes", (16, 4), lambda x: x.astype(jnp.float32))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +46,9 @@ class ModelSpec:
   cpu_cohort: int = 1  # runs trained stacked by default on CPUs
   accelerator_cohort: int = 16  # ... and on GPUs and TPUs
   input_kind: InputKind = BITMAP
+  # An epoch as one compiled scan of steps; False: one compiled step per call. The stroke model's
+  # LSTM steps ran 6.5x slower inside the epoch's scan on XLA:CPU (benchmarks/stroke_epochs.py).
+  scan_epochs: bool = True
 
   def create(self, num_classes: int) -> nn.Module:
     return self.module(num_classes)
@@ -82,6 +88,7 @@ SPECS = {s.name: s for s in (
               functools.partial(cpu_networks.cnn_apply, pool=False), cpu_microbatch=64),
     ModelSpec("cnn2", lambda k: models.CNN(pool=True, num_classes=k),
               functools.partial(cpu_networks.cnn_apply, pool=True), cpu_microbatch=128),
+    ModelSpec("rnn", lambda k: stroke_models.StrokeRNN(num_classes=k), input_kind=STROKES, scan_epochs=False),
 )}
 
 

@@ -53,6 +53,7 @@ class RunResult:
   microbatch: int
   models_at_once: int
   devices: int
+  params: object = None  # the final parameters (for designs that score or keep a run further)
 
 
 def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
@@ -166,7 +167,8 @@ def _finish(model_name, members, states, histories, run_programs, train_seconds,
     test = p.evaluate(state, p.eval_set(*m.split.gather("test"), settings.eval_batch_size))
     observer.tested(m, test, train_seconds, compile_seconds)
     out.append(RunResult(model_name, m.seed, models.param_count(state.params), history, test, train_seconds,
-                         compile_seconds, p.layers, p.microbatch, len(members), programs.mesh().size))
+                         compile_seconds, p.layers, p.microbatch, len(members), programs.mesh().size,
+                         state.params))
   return out
 
 

@@ -116,6 +116,7 @@ class Programs:
     self.apply = spec.apply(self.layers, num_classes)
     self.tx = optax.adam(learning_rate)
     self.microbatch = microbatch
+    self.scan_epochs = spec.scan_epochs
     prepare = spec.input_kind.prepare
     self._step = functools.partial(train_step, prepare=prepare, microbatch=self.microbatch)
     self._predict = functools.partial(predict, prepare=prepare)
@@ -152,20 +153,35 @@ class Programs:
     device-resident rows x_all (M, N, ...), with indices idx (S, M, B) and active (S, M)."""
     step, split_b = cohort.stacked_step(self._step), self.cols
 
+    def one(state, x_all, y_all, i, class_mask, act):
+      take = jax.vmap(lambda a, j: a[j])
+      x = jax.lax.with_sharding_constraint(take(x_all, i), split_b)  # (M, B, ...)
+      y = jax.lax.with_sharding_constraint(take(y_all, i), split_b)
+      return step(state, x, y, class_mask, act)
+
     def run(state, x_all, y_all, idx, class_mask, active):
-      def body(state, inputs):
-        i, act = inputs
-        take = jax.vmap(lambda a, j: a[j])
-        x = jax.lax.with_sharding_constraint(take(x_all, i), split_b)  # (M, B, ...)
-        y = jax.lax.with_sharding_constraint(take(y_all, i), split_b)
-        return step(state, x, y, class_mask, act)
-      return jax.lax.scan(body, state, (idx, active))
+      return jax.lax.scan(lambda st, inputs: one(st, x_all, y_all, inputs[0], class_mask, inputs[1]),
+                          state, (idx, active))
 
     shapes = tuple(None if a is None else a.shape for a in (x_all, idx, class_mask, active))
+    if not self.scan_epochs:
+      return self._stepwise(one, shapes, state, x_all, y_all, idx, class_mask, active)
     f = self._compiled(("epoch", shapes), run, state, x_all, y_all, idx, class_mask, active,
                        donate_argnums=0, out_shardings=self.repl,
                        in_shardings=(self.repl, self.repl, self.repl, self.steps_split, self.repl, self.repl))
     return f(state, x_all, y_all, idx, class_mask, active)
+
+  def _stepwise(self, one, shapes, state, x_all, y_all, idx, class_mask, active):
+    """`epoch` one compiled step per call: for models whose own loops (an LSTM's scan) ran
+    several times slower inside the epoch's scan on XLA:CPU (nn/registry.py, scan_epochs)."""
+    f = self._compiled(("epoch_step", shapes), one, state, x_all, y_all, idx[0], class_mask,
+                       None if active is None else active[0], donate_argnums=0, out_shardings=self.repl,
+                       in_shardings=(self.repl, self.repl, self.repl, self.cols, self.repl, self.repl))
+    outs = []
+    for s in range(idx.shape[0]):
+      state, out = f(state, x_all, y_all, idx[s], class_mask, None if active is None else active[s])
+      outs.append(out)
+    return state, jax.tree_util.tree_map(lambda *a: jnp.stack(a), *outs)
 
   def eval_set(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> EvalSet:
     nb = -(-len(y) // batch_size)

@@ -53,13 +53,14 @@ def get_config(hypothesis: str, quick: bool = False, overrides: dict | None = No
 
 
 def get_configs(hypothesis: str, quick: bool = False, overrides: dict | None = None) -> list:
-  """`all` is every hypothesis in order, each with the same --quick and the overrides it has
-  fields for (a field no hypothesis has is refused)."""
+  """`all` is every hypothesis in order (but those whose module sets IN_ALL = False), each with
+  the same --quick and the overrides it has fields for (a field no hypothesis has is refused)."""
   if hypothesis not in choices():
     raise QdError(f"unknown hypothesis {hypothesis!r}", f"pass --hypothesis= one of {', '.join(choices())}")
   if hypothesis != "all":
     return [get_config(hypothesis, quick, overrides)]
-  configs = [get_config(h, quick) for h in hypotheses()]
+  configs = [get_config(h, quick) for h in hypotheses()
+             if getattr(importlib.import_module(f"{__name__}.{h}"), "IN_ALL", True)]
   for key in overrides or {}:
     if not any(key in c for c in configs):
       raise QdError(f"--config.{key} is not a field of any hypothesis", "see qd_jax/experiments/configs/")

@@ -103,5 +103,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.layers not in registry.LAYERS:
     raise QdError(f"--config.layers={config.layers!r} is not one of {', '.join(registry.LAYERS)}",
                   "pass --config.layers=auto")
-  registry.parse(config.models)
-  designs.get(config.design).validate(config)
+  design = designs.get(config.design)
+  for model in registry.parse(config.models):
+    if registry.get(model).input_kind.name not in design.input_kinds:
+      raise QdError(f"model {model!r} takes {registry.get(model).input_kind.name} input, which design "
+                    f"{design.name} does not deliver", f"pick --config.models from its {', '.join(design.input_kinds)} models")
+  design.validate(config)

@@ -40,6 +40,13 @@ class Design:
   rows_needed: Callable[[object], int]  # the most rows one file must hold at the paper's sizes
   categories: Callable[[object, tuple], tuple] = lambda config, names: names  # those it trains on
   validate: Callable[[object], None] = lambda config: None
+  # Where a design's data are not config.data_dir's bitmap files: (config, names, log) -> Files,
+  # and (config, point, seed, model input kind) -> the split a run of that model trains on.
+  files: Callable | None = None
+  split: Callable | None = None
+  # (config, point, member, result, workdir) -> more fields for a finished run's runs.jsonl line
+  finish_run: Callable | None = None
+  input_kinds: tuple[str, ...] = ("bitmap",)  # the model input kinds its splits deliver
 
 
 def names() -> tuple[str, ...]:
