@@ -26,6 +26,7 @@ from qd_jax.human import Handler as _PageHandler, _Parser
 from qd_jax.records import params as saved_params, workdir as wd
 
 MAX_BODY = 1 << 20  # 1 MB: a long drawing in raw canvas coordinates is ~100 KB
+DRAIN_BODY = 8 << 20  # a larger body is refused unread, and its sender may see the connection reset
 TOP = 3
 
 
@@ -136,7 +137,11 @@ class Handler(_PageHandler):
     except ValueError:
       length = -1
     if not 0 <= length <= MAX_BODY:
-      self.close_connection = True  # the body is not read
+      self.close_connection = True
+      if MAX_BODY < length <= DRAIN_BODY:  # read and dropped, so the client sees the answer, not a reset
+        left = length
+        while left > 0 and (block := self.rfile.read(min(1 << 16, left))):
+          left -= len(block)
       code = 413 if length > MAX_BODY else 411
       return self._json(code, {"error": f"the body must be at most {MAX_BODY:,} bytes, with its Content-Length"})
     try:

@@ -87,7 +87,7 @@ def test_a_rerun_skips_finished_runs(h7_workdir, tmp_path):
   logs = []
   sweep.train_and_evaluate(h7_config(folder), h7_workdir, log=logs.append)
   assert (h7_workdir / "runs.jsonl").read_text() == before
-  assert sum("already in" in line for line in logs) == 2
+  assert sum("skipped" in line for line in logs) == 2
 
 
 def test_the_stroke_model_ignores_padding():
