@@ -17,6 +17,7 @@ import ml_collections
 
 from qd_jax.data import resolve, splits
 from qd_jax.data.category_file import CategoryFile
+from qd_jax.errors import QdError
 from qd_jax.experiments import designs
 from qd_jax.experiments.configs import base
 from qd_jax.nn import registry
@@ -62,9 +63,10 @@ def _write_workdir(workdir: pathlib.Path, layouts: list[Layout]) -> None:
 def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log) -> list:
   """(point, cohort.Member) for every run of `model` not yet in runs.jsonl."""
   config, todo = lay.config, []
+  owner = config.design if designs.get(config.design).shared_runs else config.hypothesis
   for seed in range(config.seed, config.seed + config.num_seeds):
     for point in lay.points:
-      run_id = run_record.run_id(config.hypothesis, model, seed, point.info)
+      run_id = run_record.run_id(owner, model, seed, point.info, point.swept)
       ckpt_dir = workdir / "checkpoints" / run_id.replace("/", "_")
       if run_id in done:
         log(f"[{run_id}] already in {workdir / 'runs.jsonl'}; skipped")
@@ -73,14 +75,16 @@ def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log
         continue
       ckpts = checkpoint.RunCheckpoints(ckpt_dir, config.checkpoint_every, config.keep_checkpoints,
                                         config.checkpoint_min_seconds)
-      todo.append((point, cohort.Member(splits.make_split(point.files, point.sizes, seed), seed, run_id, ckpts)))
+      split = splits.make_split(point.files, point.sizes, seed, config.row_order)
+      todo.append((point, cohort.Member(split, seed, run_id, ckpts, point.augmentation)))
   return todo
 
 
 def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log, on_cohort) -> None:
   config = lay.config
   todo = _members(lay, model, workdir, done, log)
-  settings = loop.Settings.from_config(config, lay.input_pipeline)
+  settings = dataclasses.replace(loop.Settings.from_config(config, lay.input_pipeline),
+                                 epochs=base.epochs_for(config, model))
   members = [m for _, m in todo]
   groups = cohort.plan(members, model, input_pipeline=lay.input_pipeline, batch_size=config.batch_size,
                        models_at_once=config.models_at_once, device_data_max_mb=config.device_data_max_mb)
@@ -90,11 +94,25 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
       point, member = todo[i]
       if wd.is_writer():
         jsonl.append(workdir / "test_predictions.jsonl", run_record.predictions(member, result), sort_keys=True)
-        jsonl.append(workdir / "runs.jsonl", run_record.build(config, point, member, result, lay.input_pipeline),
-                     sort_keys=True)
+        jsonl.append(workdir / "runs.jsonl", run_record.build(config, point, member, result, lay.input_pipeline,
+                                                              settings.epochs), sort_keys=True)
+      done.add(member.tag)  # a later hypothesis that shares the run reads it instead
       member.checkpoints.remove(delete=wd.is_writer())  # the finished run lives in runs.jsonl
     if wd.is_writer():
       on_cohort(workdir)
+
+
+def _check_shared(layouts: list[Layout]) -> None:
+  """Hypotheses that share a design's runs must ask for the same runs: same config but the name."""
+  first = {}
+  for lay in layouts:
+    if designs.get(lay.config.design).shared_runs:
+      mine = {k: v for k, v in lay.config.to_dict().items() if k != "hypothesis"}
+      other = first.setdefault(lay.config.design, (lay.config.hypothesis, mine))
+      differ = sorted(k for k in mine if mine[k] != other[1].get(k))
+      if differ:
+        raise QdError(f"{other[0]} and {lay.config.hypothesis} share the {lay.config.design} design's runs but "
+                      f"their configs differ in {', '.join(differ)}", "give both the same --config values")
 
 
 def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
@@ -108,6 +126,7 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
   if not wd.is_writer():
     log = lambda _: None  # noqa: E731 (one voice in the console)
   layouts = [layout(config, log) for config in configs]
+  _check_shared(layouts)
   # Everything above may refuse the input; only now does the workdir get written.
   if wd.is_writer():
     _write_workdir(workdir, layouts)

@@ -30,11 +30,12 @@ class Settings:
   learning_rate: float
   input_pipeline: str = "device"  # epochs.PIPELINES
   layers: str = "auto"  # nn.registry.LAYERS: what is asked for; RunResult.layers is what ran
+  init: str = "flax"  # nn.models.INITS
 
   @classmethod
   def from_config(cls, config, input_pipeline: str) -> "Settings":
     return cls(config.epochs, config.batch_size, config.eval_batch_size, config.learning_rate,
-               input_pipeline, config.layers)
+               input_pipeline, config.layers, config.init)
 
 
 @dataclasses.dataclass
@@ -114,7 +115,7 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
   cohort_programs = run_programs[int(np.argmax(ks))]  # the most classes: the stacked state's shapes
   compiled = lambda: sum(p.compile_seconds for p in set(run_programs))  # noqa: E731
   compiled_at_start = compiled()
-  states = [p.init_state(m.seed) for p, m in zip(run_programs, members)]
+  states = [p.init_state(m.seed, settings.init) for p, m in zip(run_programs, members)]
   start, states, histories, train_seconds = _resume(members, states, run_programs, log)
   vals = [p.eval_set(*m.split.gather("val"), settings.eval_batch_size) for p, m in zip(run_programs, members)]
   runner = epochs.RUNNERS[settings.input_pipeline](members, states, cohort_programs, ks, settings.batch_size)
