@@ -25,7 +25,7 @@ def _mean_sd(values) -> dict:
   return {"mean": ci["mean"], "sd": ci["sd"]}
 
 
-def _paper(n: int) -> dict | None:
+def paper_cells(n: int) -> dict | None:
   """Fig. 8's cells at n (report; the slide's where it differs), with their epoch-10 gap."""
   if n not in paper.FIG8:
     return None
@@ -46,7 +46,7 @@ def table(runs: list[dict]) -> list[dict]:
         "seeds": len(at), "last_epoch": sorted({r["epochs"][-1]["epoch"] for r in at}),
         "first": {m: _mean_sd([r["epochs"][0][m] for r in at]) for m in METRICS},
         "last": {m: _mean_sd([r["epochs"][-1][m] for r in at]) for m in METRICS},
-        "gap": deltas.mean_ci([gap(r) for r in at]), "paper": _paper(n),
+        "gap": deltas.mean_ci([gap(r) for r in at]), "paper": paper_cells(n),
     })
   return out
 

@@ -43,7 +43,12 @@ def slice_table(slices: list[dict], points: list[dict], by: str) -> list[str]:
 def _cell(t: dict | None) -> str:
   if t is None:
     return "no fit"
-  return f"{t['coef']:+.4g} (SE {t['se']:.3g}) [{t['ci_low']:+.3g}, {t['ci_high']:+.3g}]"
+  return f"{fmt.num(t['coef'], '+.4g')} (SE {fmt.num(t['se'])}) {_ci(t)}"
+
+
+def _ci(t: dict) -> str:
+  return "no interval" if fmt.bad(t["ci_low"]) or fmt.bad(t["ci_high"]) else \
+      f"[{t['ci_low']:+.3g}, {t['ci_high']:+.3g}]"
 
 
 def _paper_cell(response: str, term: str) -> str:
@@ -63,7 +68,7 @@ def joint_table(rows_: list[dict], model: str, response: str) -> list[str]:
     lines.append(f"| {term} | {' | '.join(cells)} | {_paper_cell(response, term)} |")
   fits = [grid.term(rows_, response, "const", model, cov, per) for per, cov in FITS]
   fig = paper.FIG11[response]
-  lines.append("| R² / N | " + " | ".join(f"{f['r2']:.3f} / {f['n']}" if f else "no fit" for f in fits)
+  lines.append("| R² / N | " + " | ".join(f"{fmt.num(f['r2'], '.3f')} / {f['n']}" if f else "no fit" for f in fits)
                + f" | {fig['r2']:.3f} / {fig['n']} |")
   formula = next((f["formula"] for f in fits if f), None)
   return lines + ["", f"Formula: `{formula}`; Fig. 11's: `{response} {paper.FIG11_FORMULA}` (cond. no. "
@@ -79,8 +84,8 @@ def term_table(rows_: list[dict], model: str, regressor: str) -> list[str]:
       t = grid.term(rows_, response, regressor, model, cov, per)
       if t is None:
         continue
-      lines.append(f"| {response} | per {per}, {cov} | {t['coef']:+.4g} | {t['se']:.3g} "
-                   f"| [{t['ci_low']:+.3g}, {t['ci_high']:+.3g}] | {fmt.p(t['p_value'])} | {t['r2']:.3f} | {t['n']} "
+      lines.append(f"| {response} | per {per}, {cov} | {fmt.num(t['coef'], '+.4g')} | {fmt.num(t['se'])} "
+                   f"| {_ci(t)} | {fmt.p(t['p_value'])} | {fmt.num(t['r2'], '.3f')} | {t['n']} "
                    f"| {_paper_cell(response, regressor)} | {paper.GRID_TEXT_CLAIMS[response, regressor]} |")
   return lines
 

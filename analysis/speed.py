@@ -35,7 +35,7 @@ def best(r: dict) -> float:
 def _row(h: str, r: dict, target: float, kind: str) -> dict:
   epochs, seconds = reach(r["epochs"], target)
   return {"hypothesis": h, "model": r["model"], "seed": r["seed"], "target": target, "target_kind": kind,
-          "epochs": epochs, "seconds": seconds}
+          "epochs": epochs, "seconds": seconds, "models_at_once": r.get("models_at_once", 1)}
 
 
 def time_to_accuracy(runs: list[dict]) -> list[dict]:
@@ -72,6 +72,7 @@ def ratios(rows: list[dict]) -> list[dict]:
                   "never": [s for s in seeds if s not in ok],
                   "a_epochs": [at[paper.FC, s]["epochs"] for s in seeds], "b_epochs": [at[cnn, s]["epochs"] for s in seeds],
                   "targets": [at[paper.FC, s]["target"] for s in seeds],
+                  "models_at_once": {m: max(at[m, s]["models_at_once"] for s in seeds) for m in (paper.FC, cnn)},
                   **{k: math.exp(ci[v]) if per_seed else math.nan
                      for k, v in (("geo_mean", "mean"), ("ci_low", "ci_low"), ("ci_high", "ci_high"))}})
   return out

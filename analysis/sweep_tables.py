@@ -33,6 +33,10 @@ def fig8_table(table: list[dict]) -> list[str]:
                    f"| {fmt.mean_sd(t['first'][metric], scale, digits)} | {_paper_cell(t['paper'], metric, 0)} "
                    f"| {fmt.ints(t['last_epoch'])} | {fmt.mean_sd(t['last'][metric], scale, digits)} "
                    f"| {_paper_cell(t['paper'], metric, 1)} |")
+  for n in sorted(set(paper.FIG8) - {t["rows_per_category"] for t in table}):  # the paper's rows we did not run
+    p = curves.paper_cells(n)
+    lines += [f"| {paper.SWEEP_MODEL} | {n:,}: not run here | | {metric} | | {_paper_cell(p, metric, 0)} | | "
+              f"| {_paper_cell(p, metric, 1)} |" for metric in curves.METRICS]
   return lines
 
 

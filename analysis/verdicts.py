@@ -68,11 +68,16 @@ def versus_speed(t: dict | None, h: str) -> dict | None:
   extra = inside(paper.H2_SPEEDUP, t["ci_low"], t["ci_high"])
   if t["never"]:
     extra += f"; {cnn} never reached FC's best in seed(s) {', '.join(map(str, t['never']))}"
+  stacked = t["models_at_once"]
+  extra += ("; time to accuracy, every model trained alike" if len(set(stacked.values())) == 1 else
+            "; time to accuracy, but " + ", ".join(f"{m.upper()} trained {n} runs at once" if n > 1 else
+                                                   f"{m.upper()} one at a time" for m, n in stacked.items())
+            + " (a stacked run's time is its share)")
   return _claim(h, f"{cnn} reaches FC's best accuracy faster (FC seconds / {cnn} seconds > 1)",
                 f"{paper.H2_SPEEDUP:g}x (FC {paper.H2_EPOCHS[paper.FC]:,} epochs vs {paper.H2_EPOCHS[paper.CNN2]})",
                 f"{fmt.num(g)}x{plain}, CI {fmt.ci_g(t['ci_low'], t['ci_high'])}",
                 direction(t["ci_low"], t["ci_high"], +1, 1.0, "1x (equal time)"),
-                extra + "; time to accuracy, every model trained alike", primary=False)
+                extra, primary=False)
 
 
 def overfitting(row: dict | None, table: list[dict], h: str) -> dict | None:
@@ -131,7 +136,7 @@ def _grid_claim(h, rows_, model, response, regressor, expect, claim, primary):
   unit = "nats" if response == "test_loss" else "accuracy"
   per = "per category" if regressor == "num_categories" else "per row"
   return _claim(h, claim, f"{p:+.4g} {unit} {per} ({paper.GRID_TEXT_CLAIMS[response, regressor]} in the text)",
-                f"{t['coef']:+.4g} {unit} {per}, CI [{t['ci_low']:+.3g}, {t['ci_high']:+.3g}]",
+                f"{fmt.num(t['coef'], '+.4g')} {unit} {per}, CI {fmt.ci_g(t['ci_low'], t['ci_high'])}",
                 direction(t["ci_low"], t["ci_high"], expect), inside(p, t["ci_low"], t["ci_high"])
                 + f"; joint OLS {t['formula']}, HC3, n = {t['n']} runs", primary)
 
