@@ -384,3 +384,21 @@ def test_h2_speed_says_when_the_models_trained_stacked_differently():
   marked = verdicts.versus_speed(speed.ratios(speed.time_to_accuracy(runs))[0], "h2")
   assert "FC trained 3 runs at once, CNN2 one at a time" in marked["reason"]
   assert marked["ours"] == plain["ours"]
+
+
+def test_ablation_labels_arms_by_their_records_and_compares_fig8(tmp_path):
+  from analysis import ablation
+  for name, changes, gap in (("a", {}, 0.02), ("b", {"init": "keras", "batch_size": 32, "row_order": "first"}, 0.10)):
+    runs = []
+    for s, noise in ((0, -0.01), (1, 0.0), (2, 0.01)):
+      for n in (500, 5000):
+        r = make_run("h3", "cnn2", s, n=n, epochs=10, gap=gap + noise / 5, acc=0.8, point={"rows_per_category": n})
+        runs.append({**r, **changes, "init": changes.get("init", "flax"), "row_order": changes.get("row_order", "random")})
+    write_workdir(tmp_path / name, runs)
+  table = ablation.build(tmp_path)
+  labels = {t["arm"] for t in table}
+  assert labels == {"baseline", "keras init, batch 32, first rows"}
+  md = (tmp_path / "ABLATION.md").read_text()
+  assert "At n = 500: reproduced by keras init, batch 32, first rows." in md  # its 10-point gap is the paper's
+  verdicts_ = {(t["arm"], t["rows_per_category"]): ablation.verdict(t) for t in table}
+  assert verdicts_[("baseline", 500)] == "does not"
