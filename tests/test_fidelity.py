@@ -80,11 +80,19 @@ def test_affine_keeps_shapes_is_seeded_and_leaves_unmarked_rows():
   assert np.array_equal(np.asarray(a)[~np.asarray(mask)], np.asarray(x)[~np.asarray(mask)])
   assert not np.allclose(np.asarray(a)[np.asarray(mask)], np.asarray(x)[np.asarray(mask)])
   assert not np.array_equal(a, augment.affine(x, jax.random.key(8), mask))
-  image = x[0].reshape(28, 28)
-  same = augment.warp(image, jnp.float32(0), jnp.zeros(2), jnp.float32(1))
-  assert np.allclose(same, image, atol=1e-6)  # no rotation, shift or scaling: the drawing itself
-  shifted = augment.warp(image, jnp.float32(0), jnp.asarray([0.0, 1.0]), jnp.float32(1))
-  assert np.allclose(shifted[:, 1:], image[:, :-1], atol=1e-6)
+  still = augment.transform(x, jnp.zeros(6), jnp.zeros((6, 2)), jnp.ones(6))
+  assert np.allclose(still, x, atol=1e-6)  # no rotation, shift or scaling: the drawings themselves
+  shifted = np.asarray(augment.transform(x, jnp.zeros(6), jnp.tile(jnp.asarray([0.0, 1.0]), (6, 1)), jnp.ones(6)))
+  image = np.asarray(x).reshape(6, 28, 28)
+  assert np.allclose(shifted.reshape(6, 28, 28)[:, :, 1:], image[:, :, :-1], atol=1e-6)
+  assert not np.any(shifted.reshape(6, 28, 28)[:, :, 0])  # what enters from outside is background
+  # the same values as scipy's bilinear sampling (map_coordinates, order 1)
+  angle, shift, scale = jnp.asarray([0.2] * 6), jnp.asarray([[0.5, -1.25]] * 6), jnp.asarray([1.07] * 6)
+  r, c = np.meshgrid(np.arange(28.0), np.arange(28.0), indexing="ij")
+  dr, dc = r - 13.5 - 0.5, c - 13.5 + 1.25
+  src = [(np.cos(0.2) * dr + np.sin(0.2) * dc) / 1.07 + 13.5, (np.cos(0.2) * dc - np.sin(0.2) * dr) / 1.07 + 13.5]
+  want = jax.scipy.ndimage.map_coordinates(jnp.asarray(image[0]), [jnp.asarray(v) for v in src], order=1)
+  assert np.allclose(np.asarray(augment.transform(x, angle, shift, scale))[0], np.asarray(want).reshape(-1), atol=1e-5)
 
 
 def test_keras_init_draws_glorot_kernels_and_zero_biases():

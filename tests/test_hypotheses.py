@@ -59,10 +59,12 @@ def test_h5_and_h6_lay_out_one_k_by_n_grid(files):
 
 
 def test_the_grid_at_reduced_scale_takes_every_n_the_files_allow(files):
-  # the paper's n = 2,000 ... 14,000 do not fit files of 2,500 rows: n = 1,000 ... 2,500 by 500
+  # the paper's n = 2,000 ... 14,000 do not fit files of 2,500 rows: n = 1,000 and 2,000 (by 1,000)
   pts, logs = _points("h5", files, k_values="2,3")
-  assert sorted({p.info["rows_per_category"] for p in pts}) == [1000, 1500, 2000, 2500]
-  assert len(pts) == 8 and any("reduced scale: h5" in line for line in logs)
+  assert sorted({p.info["rows_per_category"] for p in pts}) == [1000, 2000]
+  assert len(pts) == 4 and any("reduced scale: h5" in line for line in logs)
+  finer, _ = _points("h5", files, k_values="2,3", reduced_n_step=500)
+  assert sorted({p.info["rows_per_category"] for p in finer}) == [1000, 1500, 2000, 2500]
 
 
 def test_lists_take_ranges():

@@ -15,7 +15,7 @@ from qd_jax.experiments import designs
 FIELDS = {
     "k_values": "3..9",  # numbers of categories; the paper's text says 3..10
     "n_values": "2000..14000/1000",  # rows per category; the paper's text says 7000..20000/1000
-    "reduced_n_step": 500,
+    "reduced_n_step": 1000,
     "reduced_n_min": 1000,
 }
 QUICK = {"k_values": "3,4,5", "n_values": "300,600"}
