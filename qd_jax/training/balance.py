@@ -5,8 +5,8 @@
   split: splits.Sizes.train_repeated, set by the imbalance design).
 * `class_weight`: each row's loss weighted by the inverse frequency of its class in the training
   rows, N / (K n_c), as Keras' `class_weight` multiplies it (the batch mean of weight x loss).
-* `affine`: the minority's drawings rotated, shifted and scaled at random on the fly, inside the
-  compiled step (nn/augment.py), a new draw at every step.
+* `affine`: half the minority's drawings, drawn anew at every step, rotated, shifted and scaled
+  at random on the fly inside the compiled step (nn/augment.py).
 
 `extras` gives a run's per-run inputs of the step (programs.train_step); runs of the `none` arm
 have none, so their programs are exactly those of a run without arms.
