@@ -100,3 +100,17 @@ def matrix(points: list[dict], model: str, response: str) -> list[str]:
     at = {p["rows_per_category"]: p[response] for p in mine if p["num_categories"] == k}
     lines.append(f"| {k} | " + " | ".join(show(at[n]) if n in at else "" for n in ns) + " |")
   return lines
+
+
+def plane_check() -> str:
+  """Fig. 11's plane at Fig. 10's lines, beside the values read off Fig. 10: they do not agree."""
+  k, ns, acc = min(paper.GRID_FIGURES["k"]), paper.FIG10_LINES, paper.FIG10["test_accuracy"]
+  at = ", ".join(f"{fmt.pct(paper_plane('test_accuracy', k, n), 1)} / {paper_plane('test_loss', k, n):.3f} at "
+                 f"n = {n:,}" for n in ns)
+  per_row = paper.FIG11["test_accuracy"]["terms"]["rows_per_category"]["coef"]
+  k_hi = max(acc)
+  return (f"Fig. 11's plane at k = {k} (accuracy / loss): {at}; Fig. 10's lines read {_fig10('test_accuracy', k)} / "
+          f"{_fig10('test_loss', k)} there. At {per_row:+.4g} per row, n = {min(ns):,} ... {max(ns):,} spreads the plane's "
+          f"accuracy over {100 * per_row * (max(ns) - min(ns)):.0f} points at every k, where Fig. 10's lines, as read off, lie within "
+          f"{100 * (acc[k_hi][1] - acc[k_hi][0]):.0f} points of each other at k = {k_hi}: the paper's fit and its figure cannot "
+          f"both describe one grid of n = {min(ns):,} ... {max(ns):,}.")

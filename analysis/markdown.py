@@ -128,6 +128,7 @@ def grid_sections(a: dict, figs: dict) -> list[str]:
           "had one run per point). Each cell: coef (SE) [95% CI].", ""]
   for response in grid.RESPONSES:
     out += grid_tables.joint_table(a["ols"], model, response) + [""]
+  out += [grid_tables.plane_check(), ""]
   for response in grid.RESPONSES:
     out += [f"{grid_tables.UNITS[response]} at every grid point (mean over seeds):", ""]
     out += grid_tables.matrix(points, model, response) + [""]

@@ -35,7 +35,7 @@ def best(r: dict) -> float:
 def _row(h: str, r: dict, target: float, kind: str) -> dict:
   epochs, seconds = reach(r["epochs"], target)
   return {"hypothesis": h, "model": r["model"], "seed": r["seed"], "target": target, "target_kind": kind,
-          "epochs": epochs, "seconds": seconds, "models_at_once": r.get("models_at_once", 1)}
+          "epochs": epochs, "seconds": seconds, "models_at_once": r.get("models_at_once", 1), "budget": len(r["epochs"])}
 
 
 def time_to_accuracy(runs: list[dict]) -> list[dict]:
@@ -71,6 +71,7 @@ def ratios(rows: list[dict]) -> list[dict]:
       out.append({"hypothesis": h, "a": paper.FC, "b": cnn, "seeds": ok, "per_seed": per_seed,
                   "never": [s for s in seeds if s not in ok],
                   "a_epochs": [at[paper.FC, s]["epochs"] for s in seeds], "b_epochs": [at[cnn, s]["epochs"] for s in seeds],
+                  "a_at_budget_end": [s for s in seeds if at[paper.FC, s]["epochs"] == at[paper.FC, s]["budget"]],
                   "targets": [at[paper.FC, s]["target"] for s in seeds],
                   "models_at_once": {m: max(at[m, s]["models_at_once"] for s in seeds) for m in (paper.FC, cnn)},
                   **{k: math.exp(ci[v]) if per_seed else math.nan

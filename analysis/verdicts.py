@@ -68,6 +68,9 @@ def versus_speed(t: dict | None, h: str) -> dict | None:
   extra = inside(paper.H2_SPEEDUP, t["ci_low"], t["ci_high"])
   if t["never"]:
     extra += f"; {cnn} never reached FC's best in seed(s) {', '.join(map(str, t['never']))}"
+  if t.get("a_at_budget_end"):
+    extra += (f"; FC's best came at its budget's last epoch in seed(s) {', '.join(map(str, t['a_at_budget_end']))}, "
+              "so FC may not have converged there")
   stacked = t["models_at_once"]
   extra += ("; time to accuracy, every model trained alike" if len(set(stacked.values())) == 1 else
             "; time to accuracy, but " + ", ".join(f"{m.upper()} trained {n} runs at once" if n > 1 else

@@ -65,7 +65,7 @@ def _init_distributed() -> None:
 
 def _run(todo: list, workdir: pathlib.Path) -> None:
   # Heavy imports only after the flags are known to be good. Only the launcher imports
-  # analysis: summary.md after every cohort, and the report after --hypothesis=all.
+  # analysis: summary.md after every cohort, and the report (REPORT.md, analysis.json) at the end.
   from analysis import summary
   from qd_jax.experiments import sweep
   from qd_jax.records import workdir as wd
@@ -78,7 +78,6 @@ def _run(todo: list, workdir: pathlib.Path) -> None:
     sys.exit(143)
   if wd.is_writer():
     print(f"summary: {workdir / 'summary.md'}")
-  if FLAGS.hypothesis == "all" and wd.is_writer():
     from analysis import report
     report.build(workdir)
     print(f"report: {workdir / 'REPORT.md'}")

@@ -399,6 +399,6 @@ def test_ablation_labels_arms_by_their_records_and_compares_fig8(tmp_path):
   labels = {t["arm"] for t in table}
   assert labels == {"baseline", "keras init, batch 32, first rows"}
   md = (tmp_path / "ABLATION.md").read_text()
-  assert "At n = 500: reproduced by keras init, batch 32, first rows." in md  # its 10-point gap is the paper's
+  assert "n = 500 (paper's gap +10 points): reproduced by keras init, batch 32, first rows;" in md  # its gap is 10
   verdicts_ = {(t["arm"], t["rows_per_category"]): ablation.verdict(t) for t in table}
   assert verdicts_[("baseline", 500)] == "does not"
