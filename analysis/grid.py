@@ -46,7 +46,7 @@ def fits(runs: list[dict]) -> list[dict]:
   for model in rs.models(rs.grid(runs)):
     per_run = [{**{reg: f(r) for reg, f in REGRESSORS.items()}, **{y: r[y] for y in RESPONSES}}
                for r in rs.grid(runs, model)]
-    per_point = [row for row in table(rs.grid(runs, model))]
+    per_point = table(rs.grid(runs, model))
     for per, data in (("run", per_run), ("point", per_point)):
       varying = [reg for reg in REGRESSORS if len({row[reg] for row in data}) > 1]
       if not varying:
