@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from analysis import deltas, ols
+from analysis import deltas, ols, paper
 from analysis import runs as rs
 
 METRICS = ("train_accuracy", "val_accuracy", "train_loss", "val_loss")
@@ -25,17 +25,28 @@ def _mean_sd(values) -> dict:
   return {"mean": ci["mean"], "sd": ci["sd"]}
 
 
+def paper_cells(n: int) -> dict | None:
+  """Fig. 8's cells at n (report; the slide's where it differs), with their epoch-10 gap."""
+  if n not in paper.FIG8:
+    return None
+  cells = paper.FIG8[n]
+  slide = {m: paper.FIG8_SLIDE[n, m] for m in METRICS if (n, m) in paper.FIG8_SLIDE}
+  return {"cells": cells, "slide": slide, "gap": cells["train_accuracy"][1] - cells["val_accuracy"][1],
+          "notes": {m: paper.FIG8_NOTES[n, m] for m in METRICS if (n, m) in paper.FIG8_NOTES}}
+
+
 def table(runs: list[dict]) -> list[dict]:
-  """One row per (model, n): epoch-1 and last-epoch metrics (mean, sd over seeds) and the gap."""
+  """One row per (model, n): epoch-1 and last-epoch metrics (mean, sd over seeds), the gap, and
+  Fig. 8's cells at that n."""
   out = []
-  for model, n, at in rs.points(runs, "h3", rs.rows, keep=lambda r: r.get("epochs")):
+  for model, n, at in rs.points(rs.of_kind(runs, paper.OVERFITTING), rs.rows, keep=lambda r: r.get("epochs")):
     out.append({
         "model": model, "rows_per_category": n,
         "rows_requested": sorted({rs.rows_asked(r) or n for r in at}),
         "seeds": len(at), "last_epoch": sorted({r["epochs"][-1]["epoch"] for r in at}),
         "first": {m: _mean_sd([r["epochs"][0][m] for r in at]) for m in METRICS},
         "last": {m: _mean_sd([r["epochs"][-1][m] for r in at]) for m in METRICS},
-        "gap": deltas.mean_ci([gap(r) for r in at]),
+        "gap": deltas.mean_ci([gap(r) for r in at]), "paper": paper_cells(n),
     })
   return out
 
@@ -43,17 +54,18 @@ def table(runs: list[dict]) -> list[dict]:
 def gap_trend(runs: list[dict]) -> list[dict]:
   """OLS of the gap on log10(n), per model: the slope is the change in gap per 10x more rows."""
   out = []
-  h3 = [r for r in rs.of(runs, "h3") if r.get("epochs")]
-  for model in rs.models(h3):
-    group = rs.of(h3, "h3", model)
-    f = ols.fit([gap(r) for r in group], {"log10(rows_per_category)": [math.log10(rs.rows(r)) for r in group]})
-    out += ols.rows("h3", "generalisation_gap", f, model=model)
+  for h in paper.named(paper.OVERFITTING):
+    mine = [r for r in rs.of(runs, h) if r.get("epochs")]
+    for model in rs.models(mine):
+      group = rs.of(mine, h, model)
+      f = ols.fit([gap(r) for r in group], {"log10(rows_per_category)": [math.log10(rs.rows(r)) for r in group]})
+      out += ols.rows(h, "generalisation_gap", f, model=model)
   return out
 
 
 def mean_curves(runs: list[dict], model: str) -> dict:
   """{n: {"epoch": [...], metric: [mean over seeds] ...}} over the epochs every seed reached."""
-  group = [r for r in rs.of(runs, "h3", model) if r.get("epochs")]
+  group = [r for r in rs.of_kind(runs, paper.OVERFITTING, model=model) if r.get("epochs")]
   out = {}
   for n in sorted({rs.rows(r) for r in group}):
     at = [r for r in group if rs.rows(r) == n]

@@ -137,4 +137,4 @@ def section(a: dict, figs: dict) -> list[str]:
     cells = [f"{100 * at[f]['accuracy']:.1f} [{100 * at[f]['ci_low']:.1f}, {100 * at[f]['ci_high']:.1f}]"
              if f in at else "" for f in fractions]
     lines.append(f"| {model} | {cut} | " + " | ".join(cells) + " |")
-  return lines + [""] + [f"![{c}]({n})  \n*{c}* (`{n}`)\n" for n, c in figs.get("h7", [])]
+  return lines + [""] + [f"![{c}]({n})  \n*{c}* (`{n}`)\n" for n, c in figs.get("early_guess", [])]

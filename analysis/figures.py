@@ -12,7 +12,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from analysis import curves, imbalance, ols, paper
+from analysis import curves, grid_tables, ols, paper, speed
 from analysis import runs as rs
 
 DPI = 110
@@ -28,46 +28,58 @@ def _save(fig: Figure, path: pathlib.Path) -> str:
   return path.name
 
 
-def _fit_panel(ax, x, y, row, scale: float, label: str, paper_line=None, per: tuple = (1, "")) -> None:
-  """Runs as dots, the OLS line with its 95% CI band, and the paper's slope through our mean."""
-  ax.scatter(x, scale * np.asarray(y), s=18, alpha=0.7, color="tab:blue", label="runs")
-  if row is not None:
-    xs = np.linspace(min(x), max(x), 100)
-    line, low, high = ols.band(row, xs)
-    ax.plot(xs, scale * line, color="tab:blue", label=f"OLS fit, slope {scale * per[0] * row['coef']:+.3g}{per[1]}")
-    ax.fill_between(xs, scale * low, scale * high, color="tab:blue", alpha=0.2, label="95% CI (HC3)")
-    if paper_line is not None:
-      ax.plot(xs, scale * paper_line(xs, np.mean(x), np.mean(y)), "--", color="tab:red",
-              label="paper's slope, through our mean")
-  ax.set_ylabel(label)
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
-
-
-def fit_figure(runs: list[dict], rows_: list[dict], hypothesis: str, model: str, path: pathlib.Path) -> str | None:
-  """Fig. 10 (accuracy and loss vs k, H5) or Fig. 11 (vs n, H6) with fits and CI bands."""
-  group = rs.of(runs, hypothesis, model)
-  regressor, x_of = (("num_categories", rs.num_categories) if hypothesis == "h5" else ("rows_per_category", rs.rows))
-  if len({x_of(r) for r in group}) < 2:
+def grid_figure(points: list[dict], model: str, path: pathlib.Path) -> str | None:
+  """Fig. 10 look-alike: accuracy and loss against k, one line per n (mean over seeds), with
+  Fig. 10's values as read off the plot and Fig. 11's plane at the paper's smallest line of n."""
+  mine = [p for p in points if p["model"] == model]
+  ks, ns = sorted({p["num_categories"] for p in mine}), sorted({p["rows_per_category"] for p in mine})
+  if len(ks) < 2:
     return None
-  x = [x_of(r) for r in group]
-  if hypothesis == "h5":
-    acc_line = lambda xs, xm, ym: ym + paper.H5_ACC_POINTS_PER_CATEGORY / 100 * (xs - xm)
-    loss_line = lambda xs, xm, ym: ym * (1 + paper.H5_LOSS_RELATIVE_PER_CATEGORY) ** (xs - xm)
-    title, xlabel, per = "Fig. 10 (ours): H5, number of categories", "categories k", (1, " per category")
-  else:
-    acc_line = lambda xs, xm, ym: ym + paper.H6_ACC_POINTS_PER_ROW / 100 * (xs - xm)
-    loss_line = None  # the paper gives no loss slope for H6
-    title, xlabel, per = "Fig. 11 (ours): H6, rows per category", "rows per category n", (1000, " per 1,000 rows")
-  fig = Figure(figsize=(10, 4))
+  fig = Figure(figsize=(11, 4.2))
   axes = fig.subplots(1, 2)
-  for ax, response, scale, label, pl in ((axes[0], "test_accuracy", 100, "test accuracy (%)", acc_line),
-                                         (axes[1], "test_loss", 1, "test loss (cross-entropy)", loss_line)):
-    _fit_panel(ax, x, [r[response] for r in group], ols.find(rows_, hypothesis, response, regressor, model),
-               scale, label, pl, per)
-    ax.set_xlabel(xlabel)
+  colors = colormaps["viridis"](np.linspace(0, 0.9, len(ns)))
+  for ax, response, scale, label in ((axes[0], "test_accuracy", 100, "test accuracy (%)"),
+                                     (axes[1], "test_loss", 1, "test loss (nats)")):
+    for color, n in zip(colors, ns):
+      line = sorted((p["num_categories"], p[response]) for p in mine if p["rows_per_category"] == n)
+      ax.plot([k for k, _ in line], [scale * v for _, v in line], "-o", ms=3, color=color, label=f"n={n:,}")
+    xs = np.array([min(paper.GRID_FIGURES["k"]), max(paper.GRID_FIGURES["k"])], float)
+    n = min(paper.FIG10_LINES)  # at its larger lines the paper's plane leaves [0, 1] (see REPORT.md)
+    ax.plot(xs, [scale * grid_tables.paper_plane(response, k, n) for k in xs], "--", color="tab:red", lw=1,
+            label=f"paper's Fig. 11 plane at n={n:,}")
+    for k, (low, high) in paper.FIG10[response].items():
+      ax.errorbar([k], [scale * (low + high) / 2], yerr=[[scale * (high - low) / 2]], fmt="x", color="tab:red",
+                  ms=8, capsize=4, label="paper's Fig. 10, read off" if k == min(paper.FIG10[response]) else None)
+    ax.set_xlabel("categories k")
+    ax.set_ylabel(label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-  fig.suptitle(f"{title} ({model}, {len(group)} runs)")
+    ax.grid(alpha=0.3)
+  axes[1].legend(fontsize=6, ncol=2)
+  fig.suptitle(f"Fig. 10 (ours): accuracy and loss against k, one line per n ({model}, {len(mine)} grid points)")
+  return _save(fig, path)
+
+
+def speed_figure(runs: list[dict], path: pathlib.Path) -> str | None:
+  """Validation accuracy against cumulative wall seconds (compile excluded), one line per run."""
+  timed = [r for r in rs.of_kind(runs, paper.VERSUS) if r.get("epochs")]
+  if not timed:
+    return None
+  fig = Figure(figsize=(7, 4.5))
+  ax = fig.subplots()
+  colors = dict(zip(rs.models(timed), ("tab:blue", "tab:orange", "tab:green", "tab:purple")))
+  for r in timed:
+    t = np.cumsum([e["seconds"] for e in r["epochs"]])
+    ax.plot(t, [100 * e["val_accuracy"] for e in r["epochs"]], "-", lw=1, color=colors.get(r["model"], "gray"),
+            label=r["model"] if r["seed"] == min(rs.seeds(timed)) else None)
+  best = [speed.best(r) for r in timed if r["model"] == paper.FC]
+  if best:
+    ax.axhline(100 * np.mean(best), ls="--", color="gray", lw=1, label="FC's best (mean over seeds)")
+  ax.set_xscale("log")
+  ax.set_xlabel("wall seconds of training (sum of epochs, log scale)")
+  ax.set_ylabel("validation accuracy (%)")
+  ax.grid(alpha=0.3, which="both")
+  ax.legend(fontsize=8)
+  ax.set_title("H2: validation accuracy against training time, every run")
   return _save(fig, path)
 
 
@@ -93,31 +105,30 @@ def learning_curves(runs: list[dict], model: str, path: pathlib.Path) -> str | N
   return _save(fig, path)
 
 
-def minority_figure(runs: list[dict], table: list[dict], row: dict | None, model: str,
-                    path: pathlib.Path) -> str | None:
-  """Fig. 9 (ours): minority accuracy vs imbalance ratio (log x), with the paper's endpoints."""
-  group = [r for r in rs.of(runs, "h4", model) if r.get("confusion_matrix")]
+def minority_figure(table: list[dict], row: dict | None, model: str, path: pathlib.Path) -> str | None:
+  """Fig. 9 (ours): minority accuracy vs imbalance ratio (log x), one line per arm, the paper's
+  Fig. 9 at its ratios, and the fit over the `none` runs."""
   tab = [t for t in table if t["model"] == model]
   if not tab:
     return None
-  fig = Figure(figsize=(6.5, 4.5))
+  fig = Figure(figsize=(7, 4.8))
   ax = fig.subplots()
-  ax.scatter([rs.imbalance_ratio(r) for r in group], [100 * imbalance.scores(r)["minority_accuracy"] for r in group],
-             s=16, alpha=0.6, color="tab:blue", label="runs")
-  ratios = [t["imbalance_ratio"] for t in tab]
-  ax.plot(ratios, [100 * t["minority_accuracy"]["mean"] for t in tab], "-", color="tab:blue", label="mean over seeds")
-  if row is not None and len(ratios) >= 2:
+  for arm, color in zip(dict.fromkeys(t["augmentation"] for t in tab), ("tab:blue", "tab:orange", "tab:green", "tab:purple")):
+    mine = sorted((t["imbalance_ratio"], t["minority_accuracy"]["mean"]) for t in tab if t["augmentation"] == arm)
+    ax.plot([x for x, _ in mine], [100 * y for _, y in mine], "-o", ms=4, color=color, label=f"ours: {arm}")
+  ratios = [t["imbalance_ratio"] for t in tab if t["augmentation"] == "none"]
+  if row is not None and len(set(ratios)) >= 2:
     xs = np.linspace(math.log10(min(ratios)), math.log10(max(ratios)), 100)
-    line, low, high = ols.band(row, xs)
-    ax.fill_between(10 ** xs, 100 * low, 100 * high, color="tab:blue", alpha=0.15, label="OLS on log10 ratio, 95% CI")
-  ax.scatter(list(paper.H4_MINORITY_ACCURACY), [100 * v for v in paper.H4_MINORITY_ACCURACY.values()],
-             marker="x", s=60, color="tab:red", label="paper (endpoints)", zorder=3)
+    _, low, high = ols.band(row, xs)
+    ax.fill_between(10 ** xs, 100 * low, 100 * high, color="tab:blue", alpha=0.12, label="OLS on log10 ratio (none), 95% CI")
+  ax.plot(list(paper.H4_MINORITY_ACCURACY), [100 * v for v in paper.H4_MINORITY_ACCURACY.values()], "x--",
+          ms=8, color="tab:red", label="paper's Fig. 9 (real hammer rows)")
   ax.set_xscale("log")
   ax.set_xlabel("minority : majority training rows")
   ax.set_ylabel(f"minority ({tab[0]['minority']}) test accuracy (%)")
   ax.grid(alpha=0.3, which="both")
-  ax.legend(fontsize=8)
-  ax.set_title(f"Fig. 9 (ours): H4 class imbalance ({model})")
+  ax.legend(fontsize=7)
+  ax.set_title(f"Fig. 9 (ours): H4 class imbalance and augmentation ({model})")
   return _save(fig, path)
 
 

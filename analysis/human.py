@@ -14,10 +14,17 @@ from statsmodels.stats.proportion import proportion_confint
 
 from analysis import fmt, paper
 from analysis import runs as rs
-from qd_jax.records import jsonl
+from qd_jax.experiments.configs import HUMAN_BASELINE
 from qd_jax.human import LOG_NAME
+from qd_jax.records import jsonl
 
 OTHER = "other"
+
+
+def _model_hypotheses() -> list[str]:
+  """The hypotheses whose models people are compared with: the page's own first (its drawings)."""
+  others = [h for h in paper.named(paper.REASONABLE, paper.VERSUS) if h != HUMAN_BASELINE]
+  return [HUMAN_BASELINE, *others]
 
 
 def load(workdir: pathlib.Path) -> list[dict]:
@@ -34,9 +41,10 @@ def wilson(correct: int, n: int) -> tuple[float, float]:
 
 
 def label_order(records: list[dict], runs: list[dict]) -> list[str]:
-  """The models' label order (H2, else H1) for classes that occur, then any others sorted."""
+  """The models' label order (the page's hypothesis, else the others comparing models) for the
+  classes that occur, then any others sorted."""
   seen = {r["true"] for r in records}
-  model_order = next((r["categories"] for h in ("h2", "h1") for r in rs.of(runs, h)), [])
+  model_order = next((r["categories"] for h in _model_hypotheses() for r in rs.of(runs, h)), [])
   return [c for c in model_order if c in seen] + sorted(seen - set(model_order))
 
 
@@ -68,16 +76,16 @@ def load_predictions(workdir: pathlib.Path) -> dict[str, dict]:
 
 
 def models_on_human_drawings(records: list[dict], runs: list[dict], predictions: dict) -> list[dict]:
-  """Per H1/H2 model: its accuracy and the people's on the drawings both of them classified.
+  """Per model of the model comparison: its accuracy and the people's on the drawings both classified.
 
   Each drawing counts once per model, however many people answered it, so the model's Wilson CI
-  is over distinct drawings: it is scored by the first run that holds it in its test split, H2's
-  runs before H1's (H1's FC repeats H2's), and only by runs with the seed the page used, when the
-  answer records it. The people's accuracy is over their answers to those drawings."""
+  is over distinct drawings: it is scored by the first run that holds it in its test split, the
+  page's hypothesis' runs first (H1's FC repeats H2's), and only by runs with the seed the page
+  used, when the answer records it. The people's accuracy is over their answers to those drawings."""
   out = []
-  for model in rs.models(rs.of(runs, "h1") + rs.of(runs, "h2")):
+  for model in rs.models([r for h in _model_hypotheses() for r in rs.of(runs, h)]):
     scored = []  # (run, {category: {row: position}}, predictions)
-    for run in (r for h in ("h2", "h1") for r in rs.of(runs, h, model)):
+    for run in (r for h in _model_hypotheses() for r in rs.of(runs, h, model)):
       p = predictions.get(run.get("run_id"))
       if p is not None:
         scored.append((run, {c: {row: i for i, row in enumerate(rows)} for c, rows in p["rows"].items()}, p))
@@ -109,9 +117,10 @@ def human_section(workdir: pathlib.Path, runs: list[dict], records: list[dict], 
   lines = ["## Human baseline", "",
            f"{s['n']:,} answers from {s['raters'] or 'unnamed'} rater(s), on {len(s['labels'])} classes"
            + (f"; median answer time {s['median_ms'] / 1000:.1f} s" if s["median_ms"] else "") + ".", "",
-           "| | ours | paper |", "|---|---|---|",
+           "| | ours | the authors' notebook | their report |", "|---|---|---|---|",
            f"| human accuracy | {fmt.pct(s['accuracy'])}, 95% Wilson CI "
-           f"[{fmt.pct(s['ci_low'])}, {fmt.pct(s['ci_high'])}] | {fmt.pct(paper.HUMAN_ACCURACY, 0)} "
+           f"[{fmt.pct(s['ci_low'])}, {fmt.pct(s['ci_high'])}] | {fmt.pct(paper.HUMAN_NOTEBOOK, 0)} "
+           f"({paper.HUMAN_DRAWINGS} drawings, unanswered ones wrong) | {fmt.pct(paper.HUMAN_REPORT, 0)} "
            f"({paper.HUMAN_CLASSES} classes) |", "",
            "| class | answers | accuracy | 95% Wilson CI |", "|---|---:|---:|---|"]
   for c, d in s["per_class"].items():

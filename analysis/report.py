@@ -6,8 +6,9 @@ import pathlib
 
 import numpy as np
 
-from analysis import architectures, confusion, curves, early_guess, figures, fmt, human, imbalance, markdown, ols, paper, scale, verdicts
+from analysis import architectures, confusion, curves, early_guess, figures, fmt, grid, human, imbalance, markdown, ols, paper, scale
 from analysis import runs as rs
+from analysis import speed, verdicts
 from qd_jax.experiments.configs import base
 from qd_jax.records import jsonl, storage, workdir as wd
 
@@ -39,30 +40,57 @@ def _bar(workdir: pathlib.Path) -> float:
     config = json.loads((workdir / "config.json").read_text())
   except (OSError, ValueError):
     return REASONABLE_DEFAULT
-  for c in (config, config.get("h1"), config.get("h2"), *config.values()) if isinstance(config, dict) else ():
+  for c in ((config, *config.values()) if isinstance(config, dict) else ()):
     if isinstance(c, dict) and isinstance(c.get("reasonable_accuracy"), (int, float)):
       return float(c["reasonable_accuracy"])
   return REASONABLE_DEFAULT
 
 
+def _grid(runs: list[dict]) -> dict:
+  points = grid.table(rs.grid(runs))
+  return {"model": rs.primary_model(rs.grid(runs)), "points": points,
+          "by_num_categories": grid.slices(points, "num_categories"),
+          "by_rows_per_category": grid.slices(points, "rows_per_category")}
+
+
 def analyse(runs: list[dict], bar: float = REASONABLE_DEFAULT) -> dict:
   """Every number of the report, from the runs alone (pure: no files)."""
   acc = architectures.accuracies(runs)
-  h3_table, h4_table = curves.table(runs), imbalance.table(runs)
-  h4_fits, h4_ranks = imbalance.trend(runs)
-  a = {"paper": paper.TITLE, "scale": scale.used(runs),
-       "primary_models": {h: rs.primary_model(rs.of(runs, h)) for h in rs.HYPOTHESES if rs.of(runs, h)},
-       "ols": ols.all_rows(runs) + curves.gap_trend(runs) + h4_fits,
-       "accuracies": acc,
-       "deltas": {"h1": architectures.fc_for_h1(acc), "h2": architectures.h2_deltas(runs),
-                  "h3": [{"model": t["model"], "rows_per_category": t["rows_per_category"], "gap": t["gap"]}
-                         for t in h3_table],
-                  "h4": [{"model": t["model"], "imbalance_ratio": t["imbalance_ratio"],
-                          "minority_accuracy": t["minority_accuracy"]} for t in h4_table]},
-       "h3": h3_table, "h4": h4_table, "h4_spearman": h4_ranks, "h1_bar": bar}
+  fits, ranks = imbalance.trend(runs)
+  tta = speed.time_to_accuracy(runs)
+  a = {"paper": paper.TITLE, "sources": paper.SOURCES, "scale": scale.used(runs),
+       "primary_models": {h: rs.primary_model(rs.serving(runs, h)) for h in rs.present(runs)},
+       "ols": grid.fits(runs) + curves.gap_trend(runs) + fits,
+       "accuracies": acc, "reasonable": architectures.reasonable_fc(acc), "versus": architectures.versus_deltas(runs),
+       "time_to_accuracy": tta, "speed": speed.ratios(tta), "convergence": speed.convergence(runs),
+       "overfitting": curves.table(runs), "imbalance": imbalance.table(runs), "imbalance_arms": imbalance.arm_effects(runs),
+       "imbalance_spearman": ranks, "grid": _grid(runs), "reasonable_bar": bar}
   a["verdicts"] = verdicts.decide(a, bar)
   a.update(early_guess.analyse(runs))
   return a
+
+
+def _confusions(runs: list[dict], a: dict, workdir: pathlib.Path, add) -> None:
+  """The most accurate model of the model comparison, and the smallest imbalance ratio."""
+  acc = sorted(a["accuracies"], key=lambda x: (x["hypothesis"] in paper.named(paper.VERSUS), x["mean"]))
+  if acc:
+    h, best = acc[-1]["hypothesis"], acc[-1]["model"]
+    group = rs.of(runs, h, best)
+    add(paper.VERSUS, figures.confusion_figure(confusion.summed(group), group[0]["categories"], group[0]["categories"],
+                                               f"{h.upper()}: {best}, summed over {len(group)} seed(s)",
+                                               workdir / f"confusion_{h}_{best}.png"),
+        f"confusion matrix of the most accurate model ({best}), summed over seeds")
+  none = [t for t in a["imbalance"] if t["augmentation"] == imbalance.NONE]
+  if none:
+    low = min(none, key=lambda t: t["imbalance_ratio"])
+    group = [r for r in rs.of_kind(runs, paper.IMBALANCE, model=low["model"]) if rs.augmentation(r) == imbalance.NONE
+             and math.isclose(rs.imbalance_ratio(r), low["imbalance_ratio"])]
+    ratio = fmt.ratio_pct(low["imbalance_ratio"])
+    add(paper.IMBALANCE, figures.confusion_figure(confusion.summed(group), group[0]["categories"],
+                                                  group[0]["categories"], f"ratio {ratio}, no augmentation: "
+                                                  f"{low['model']}, summed over seeds",
+                                                  workdir / "confusion_imbalance_smallest_ratio.png"),
+        f"confusion matrix at the smallest ratio ({ratio}), no augmentation")
 
 
 def draw(runs: list[dict], a: dict, workdir: pathlib.Path, human_summary: dict | None) -> dict:
@@ -73,36 +101,23 @@ def draw(runs: list[dict], a: dict, workdir: pathlib.Path, human_summary: dict |
     if name:
       out.setdefault(section, []).append((name, caption))
 
-  for h, fig in (("h5", "fig10_categories"), ("h6", "fig11_rows")):
-    for m in rs.models(rs.of(runs, h)):
-      add(h, figures.fit_figure(runs, a["ols"], h, m, workdir / f"{fig}_{m}.png"),
-          f"{h.upper()} ({m}): accuracy and loss with the OLS fit and its 95% CI band")
-  for m in rs.models(rs.of(runs, "h3")):
-    add("h3", figures.learning_curves(runs, m, workdir / f"fig8_learning_curves_{m}.png"),
-        f"H3 ({m}): learning curves per n, mean over seeds")
-  for m in rs.models(rs.of(runs, "h4")):
-    row = ols.find(a["ols"], "h4", "minority_accuracy", "log10(imbalance_ratio)", m)
-    add("h4", figures.minority_figure(runs, a["h4"], row, m, workdir / f"fig9_minority_{m}.png"),
-        f"H4 ({m}): minority accuracy vs imbalance ratio")
-  # H2's (else H1's) most accurate model, summed over its seeds
-  acc = sorted((x for x in a["accuracies"] if x["hypothesis"] == ("h2" if rs.of(runs, "h2") else "h1")),
-               key=lambda x: x["mean"])
-  if acc:
-    h, best = acc[-1]["hypothesis"], acc[-1]["model"]
-    group = rs.of(runs, h, best)
-    add("h2", figures.confusion_figure(confusion.summed(group), group[0]["categories"], group[0]["categories"],
-                                       f"{h.upper()}: {best}, summed over {len(group)} seed(s)",
-                                       workdir / f"confusion_{h}_{best}.png"),
-        f"confusion matrix of the most accurate model ({best}), summed over seeds")
-  ratios = [t["imbalance_ratio"] for t in a["h4"] if t["model"] == pm.get("h4")]
-  if ratios:
-    group = [r for r in rs.of(runs, "h4", pm["h4"]) if rs.imbalance_ratio(r) == min(ratios)]
-    add("h4", figures.confusion_figure(confusion.summed(group), group[0]["categories"], group[0]["categories"],
-                                       f"H4 at ratio {fmt.ratio_pct(min(ratios))}: {pm['h4']}, summed over seeds",
-                                       workdir / "confusion_h4_smallest_ratio.png"),
-        f"confusion matrix at the smallest ratio ({fmt.ratio_pct(min(ratios))})")
-  add("h7", early_guess.figure(a, workdir / "fig_h7_early_guess.png"),
-      "H7: top-1 accuracy by share of strokes drawn and of drawing time, both models")
+  if a["grid"]["points"]:
+    m = a["grid"]["model"]
+    add(paper.MORE_CATEGORIES, figures.grid_figure(a["grid"]["points"], m, workdir / f"fig10_grid_{m}.png"),
+        f"accuracy and loss against k, one line per n ({m}), beside Figs. 10 and 11")
+  add("speed", figures.speed_figure(runs, workdir / "speed_time_to_accuracy.png"),
+      "validation accuracy against wall seconds of training, every run of the model comparison")
+  for m in rs.models(rs.of_kind(runs, paper.OVERFITTING)):
+    add(paper.OVERFITTING, figures.learning_curves(runs, m, workdir / f"fig8_learning_curves_{m}.png"),
+        f"learning curves per n ({m}), mean over seeds")
+  for h in paper.named(paper.IMBALANCE):
+    if pm.get(h):
+      row = ols.find(a["ols"], h, "minority_accuracy", "log10(imbalance_ratio)", pm[h])
+      add(paper.IMBALANCE, figures.minority_figure(a["imbalance"], row, pm[h], workdir / f"fig9_minority_{pm[h]}.png"),
+          f"minority accuracy against the imbalance ratio, per arm ({pm[h]}), beside Fig. 9")
+  _confusions(runs, a, workdir, add)
+  add("early_guess", early_guess.figure(a, workdir / "fig_h7_early_guess.png"),
+      "top-1 accuracy by share of strokes drawn and of drawing time, both models")
   if human_summary:
     add("human", figures.confusion_figure(human_summary["confusion_matrix"], human_summary["labels"],
                                           human_summary["columns"], "Human answers", workdir / "confusion_human.png"),

@@ -1,13 +1,15 @@
-"""Reading runs.jsonl and picking runs apart: by hypothesis, by model, by sweep point."""
+"""Reading runs.jsonl and picking runs apart: by hypothesis or the paper's kind of claim, by model,
+by sweep point. Nothing here names a hypothesis or a model: analysis/paper.py does."""
 
 import json
 import math
 import pathlib
 
+from analysis import paper
+from qd_jax.experiments.designs import grid as grid_design
 from qd_jax.records import jsonl
 
-MODEL_ORDER = ("fc", "cnn1", "cnn2")
-HYPOTHESES = ("h1", "h2", "h3", "h4", "h5", "h6")
+MODEL_ORDER = paper.MODELS
 
 
 def load(path: pathlib.Path) -> list[dict]:
@@ -31,13 +33,37 @@ def of(runs: list[dict], hypothesis: str, model: str | None = None) -> list[dict
   return [r for r in runs if r["hypothesis"] == hypothesis and (model is None or r["model"] == model)]
 
 
-def points(runs: list[dict], hypothesis: str, at, keep=lambda r: True):
-  """(model, value, runs) per model and per sweep value `at(run)` of one hypothesis, in order."""
-  mine = [r for r in of(runs, hypothesis) if keep(r)]
+def of_kind(runs: list[dict], *kinds: str, model: str | None = None) -> list[dict]:
+  """The runs of every hypothesis of these kinds (paper.HYPOTHESES)."""
+  names = paper.named(*kinds)
+  return [r for r in runs if r["hypothesis"] in names and (model is None or r["model"] == model)]
+
+
+def grid(runs: list[dict], model: str | None = None) -> list[dict]:
+  """The k x n grid's runs: recorded by its design, or by a hypothesis the paper fits on it (an
+  older workdir's separate k and n sweeps pool into one grid)."""
+  names = paper.named(*paper.GRID_KINDS)
+  return [r for r in runs if (r.get("design") == grid_design.DESIGN.name or r["hypothesis"] in names)
+          and (model is None or r["model"] == model)]
+
+
+def serving(runs: list[dict], hypothesis: str) -> list[dict]:
+  """The runs a hypothesis reads: its own, or for a grid hypothesis, the whole grid's."""
+  return grid(runs) if paper.kind_of(hypothesis) in paper.GRID_KINDS else of(runs, hypothesis)
+
+
+def present(runs: list[dict]) -> list[str]:
+  """The paper's hypotheses with runs to read, in its order."""
+  return [h.name for h in paper.HYPOTHESES if serving(runs, h.name)]
+
+
+def points(group: list[dict], at, keep=lambda r: True):
+  """(model, value, runs) per model and per sweep value `at(run)`, in order."""
+  mine = [r for r in group if keep(r)]
   for model in models(mine):
-    group = of(mine, hypothesis, model)
-    for value in sorted({at(r) for r in group}):
-      yield model, value, [r for r in group if at(r) == value]
+    runs_of_model = [r for r in mine if r["model"] == model]
+    for value in sorted({at(r) for r in runs_of_model}):
+      yield model, value, [r for r in runs_of_model if at(r) == value]
 
 
 def models(runs: list[dict]) -> list[str]:
@@ -47,12 +73,9 @@ def models(runs: list[dict]) -> list[str]:
 
 
 def primary_model(runs: list[dict]) -> str | None:
-  """The model a hypothesis' verdict rests on: CNN2 (the paper's sweeps use it) when present."""
+  """The model a hypothesis' verdict rests on: the first of paper.PRIMARY present."""
   ms = models(runs)
-  for m in ("cnn2", "cnn1", "fc"):
-    if m in ms:
-      return m
-  return ms[0] if ms else None
+  return next((m for m in paper.PRIMARY if m in ms), ms[0] if ms else None)
 
 
 def seeds(runs: list[dict]) -> list:
@@ -65,7 +88,7 @@ def rows(r: dict) -> int:
 
 
 def rows_asked(r: dict) -> int | None:
-  """Rows per category the run asked for: its sweep point's n (H3, H6), else the config's."""
+  """Rows per category the run asked for: its sweep point's n, else the config's."""
   asked = (r.get("point") or {}).get("rows_per_category", r.get("rows_requested"))
   return None if asked is None else int(asked)
 
@@ -74,8 +97,21 @@ def num_categories(r: dict) -> int:
   return int(r.get("num_categories") or len(r["categories"]))
 
 
+def augmentation(r: dict) -> str:
+  """The run's augmentation arm (older records have none: `none`)."""
+  return (r.get("point") or {}).get("augmentation", "none")
+
+
+def minority_arm(r: dict) -> tuple[str, float]:
+  """How an imbalance run sized its minority: ("ratio", fraction) or ("count", rows asked)."""
+  point = r.get("point") or {}
+  if "minority_count" in point:
+    return "count", float(point["minority_count"])
+  return "ratio", imbalance_ratio(r)
+
+
 def imbalance_ratio(r: dict) -> float:
-  """H4's minority:majority ratio as a fraction (0.002 = 0.2%).
+  """The minority:majority training-row ratio as a fraction (0.002 = 0.2%).
 
   `point.imbalance_ratio` may be a fraction or a percent (0.2 means either 20% or 0.2%); the
   recorded training rows decide which, and without them a value above 1 is read as percent.

@@ -5,7 +5,8 @@ Rebuilt from runs.jsonl every time, so it never disagrees with the records.
 
 import pathlib
 
-from analysis import architectures, fmt, paper, verdicts
+from analysis import architectures, fmt, paper, speed, verdicts
+from qd_jax.experiments import designs
 from qd_jax.records import workdir as wd
 
 
@@ -21,33 +22,35 @@ def _verdict(claim: dict) -> str:
 
 
 def h1_answer(runs: list[dict], reasonable: float) -> list[str]:
-  fc = architectures.fc_for_h1(architectures.accuracies(runs))
+  fc = architectures.reasonable_fc(architectures.accuracies(runs))
   if fc is None:
     return []
-  k = fc["num_categories"]
-  return ["## H1: does the FC net reach reasonable accuracy?", "",
+  k, h = fc["num_categories"], fc["hypothesis"]
+  return [f"## {h.upper()}: does the FC net reach reasonable accuracy?", "",
           f"- FC test accuracy: {fmt.pct(fc['mean'])} over {fc['n']} seed(s)"
           + ("" if fc["n"] < 2 else f", 95% CI [{fmt.pct(fc['ci_low'])}, {fmt.pct(fc['ci_high'])}]"),
-          f"- chance on {k} classes: {fmt.pct(1 / k)}; human baseline (paper, {paper.HUMAN_CLASSES} classes): "
-          f"{fmt.pct(paper.HUMAN_ACCURACY)}",
+          f"- chance on {k} classes: {fmt.pct(1 / k)}; human baseline ({paper.HUMAN_CLASSES} classes): "
+          f"{fmt.pct(paper.HUMAN_NOTEBOOK)} (the authors' notebook), {fmt.pct(paper.HUMAN_REPORT)} (their report)",
           f"- bar for \"reasonable\" (ours; the paper names none): {fmt.pct(reasonable)}",
-          f"- {_verdict(verdicts.h1(fc, reasonable))}", ""]
+          f"- {_verdict(verdicts.reasonable(fc, reasonable, h))}", ""]
 
 
 def h2_answer(runs: list[dict]) -> list[str]:
-  d = architectures.h2_deltas(runs)
+  d, ratios = architectures.versus_deltas(runs), speed.ratios(speed.time_to_accuracy(runs))
   if not d["accuracy"]:
     return []
-  lines = ["## H2: is the CNN ~5 points better than FC, and ~13x faster to train?", "",
-           "| comparison | test accuracy delta (points) | paper | train-time ratio FC / CNN | paper |",
+  h = runs[0]["hypothesis"]
+  lines = [f"## {h.upper()}: is the CNN ~5 points better than FC, and ~13x faster to its accuracy?", "",
+           "| comparison | test accuracy delta (points) | paper | FC seconds / CNN seconds to FC's best | paper |",
            "|---|---|---|---|---|"]
-  for acc, t in zip(d["accuracy"], d["train_time_ratio"]):
-    equal = " (equal parameters)" if acc["a"] == "cnn2" else " (16x the parameters)"
-    lines.append(f"| {acc['a']} - fc{equal} | {_ci(acc)} | +{paper.H2_DELTA_POINTS:g} | "
-                 f"{t['ratio']:.3g}x | {paper.H2_SPEEDUP:g}x |")
+  for acc in d["accuracy"]:
+    t = next((t for t in ratios if t["b"] == acc["a"]), None)
+    equal = " (equal parameters)" if acc["a"] == paper.CNNS[0] else f" ({paper.PARAMS[acc['a']] / paper.PARAMS[paper.FC]:.0f}x the parameters)"
+    lines.append(f"| {acc['a']} - {acc['b']}{equal} | {_ci(acc)} | +{paper.H2_DELTA_POINTS:g} | "
+                 f"{fmt.num(t['geo_mean']) if t else 'n/a'}x | {paper.H2_SPEEDUP:g}x |")
   # CNN2 is the equal-parameter comparison; CNN1 stands in only when CNN2 did not run
-  acc, t = d["accuracy"][0], d["train_time_ratio"][0]
-  claims = [c for c in (verdicts.h2_accuracy(acc), verdicts.h2_speed(t)) if c]
+  claims = [c for c in (verdicts.versus_accuracy(d["accuracy"][0], h),
+                        verdicts.versus_speed(ratios[0] if ratios else None, h)) if c]
   return lines + [""] + [f"- {c['claim']}: {_verdict(c)}" for c in claims] + [""]
 
 
@@ -71,11 +74,12 @@ def _section(config, runs: list[dict]) -> list[str]:
                  f"{fmt.pct(r['test_accuracy'])} | {r['test_loss']:.4f} | {r['train_seconds']:.1f} | "
                  f"{r['compile_seconds']:.1f} | {r['epochs'][-1]['samples_per_s']:,.0f} |")
   lines.append("")
-  if config.hypothesis in ("h1", "h2"):
+  kind = paper.kind_of(config.hypothesis)
+  if kind in (paper.REASONABLE, paper.VERSUS):
     lines += h1_answer(runs, config.reasonable_accuracy)
-  if config.hypothesis == "h2":
+  if kind == paper.VERSUS:
     lines += h2_answer(runs)
-  if config.hypothesis in ("h3", "h4", "h5", "h6"):
+  if kind not in (paper.REASONABLE, paper.VERSUS):
     lines += ["The fits, intervals and the paper's numbers: `python -m analysis --workdir=<this folder>`.", ""]
   return lines
 
@@ -84,7 +88,9 @@ def write(workdir: pathlib.Path, configs: list) -> None:
   runs = wd.read_runs(workdir)
   lines = []
   for config in configs:
-    mine = [r for r in runs if r["hypothesis"] == config.hypothesis]
+    # a design whose runs hypotheses share (the grid) shows them all under each
+    shared = designs.get(config.design).shared_runs
+    mine = [r for r in runs if (r.get("design") == config.design if shared else r["hypothesis"] == config.hypothesis)]
     if mine:
       lines += _section(config, mine)
   if lines:

@@ -1,6 +1,7 @@
-"""REPORT.md's tables, each beside the paper's number: pure functions from analysis rows to lines."""
+"""REPORT.md's general tables and H1/H2's, each beside the paper's numbers: pure functions from
+analysis rows to lines."""
 
-from analysis import fmt, paper
+from analysis import fmt, paper, speed
 
 NIS = paper.NOT_IN_SOURCE
 
@@ -10,16 +11,16 @@ def scale_table(scale: dict) -> list[str]:
            "| paper's design | scale |", "|---|---|---|---|---|---|---|---|---|"]
   for h, s in scale.items():
     asked = f" ({fmt.ints(s['rows_asked'])})" if s["rows_asked"] and s["rows_asked"] != s["rows_per_category"] else ""
-    lines.append(f"| {h} | {', '.join(s['models'])} | {s['seeds']} ({s['runs']}) | {fmt.ints(s['num_categories'])} "
+    shared = f", trained by {', '.join(s['trained_by'])}" if s["trained_by"] != [h] else ""
+    lines.append(f"| {h} | {', '.join(s['models'])} | {s['seeds']} ({s['runs']}{shared}) | {fmt.ints(s['num_categories'])} "
                  f"| {', '.join(s['categories'])} | {fmt.ints(s['rows_per_category'])}{asked} "
-                 f"| {fmt.ints(s['epochs'])} | {s['paper_design']} "
-                 f"| {fmt.scale_tag(s)} |")
+                 f"| {fmt.ints(s['epochs'])} | {s['paper_design']} | {fmt.scale_tag(s)} |")
   return lines
 
 
 def verdict_table(claims: list[dict], present: list[str]) -> list[str]:
   lines = ["| hypothesis | claim | paper | ours | verdict | why |", "|---|---|---|---|---|---|"]
-  for h in ("h1", "h2", "h3", "h4", "h5", "h6"):
+  for h in (h.name for h in paper.HYPOTHESES):
     mine = [c for c in claims if c["hypothesis"] == h]
     if not mine:
       lines.append(f"| {h} | | | | {'not run in this workdir' if h not in present else 'too little data to decide'} | |")
@@ -30,102 +31,87 @@ def verdict_table(claims: list[dict], present: list[str]) -> list[str]:
 
 
 def accuracy_table(acc: list[dict]) -> list[str]:
-  lines = ["| hypothesis | model | params | k | seeds | test accuracy | 95% CI (%) | human (paper) | vs human (points) |",
-           "|---|---|---:|---:|---:|---:|---|---:|---:|"]
+  lines = ["| hypothesis | model | params (paper) | k | epochs | seeds | test accuracy | 95% CI (%) "
+           "| vs human 85% (notebook) | vs human 87% (report) |", "|---|---|---:|---:|---|---:|---:|---|---:|---:|"]
   for a in acc:
-    lines.append(f"| {a['hypothesis']} | {a['model']} | {fmt.num(a['param_count'], ',')} | {a['num_categories']} "
+    gap = a["human_gap_points"]
+    lines.append(f"| {a['hypothesis']} | {a['model']} | {fmt.num(a['param_count'], ',')} "
+                 f"({fmt.num(paper.PARAMS.get(a['model']), ',')}) | {a['num_categories']} | {fmt.ints(a['epochs'])} "
                  f"| {a['n']} | {fmt.pct(a['mean'])} | {fmt.ci(a['ci_low'], a['ci_high'], scale=100, sign=False)} "
-                 f"| {fmt.pct(paper.HUMAN_ACCURACY, 0)} ({paper.HUMAN_CLASSES} classes) | {fmt.signed(a['human_gap_points'])} |")
+                 f"| {fmt.signed(gap['notebook'])} | {fmt.signed(gap['report'])} |")
   return lines
 
 
-def delta_table(h2: dict) -> list[str]:
+def delta_table(versus: dict) -> list[str]:
   lines = ["| comparison | seeds | test accuracy delta (points) | 95% CI | paper |", "|---|---:|---:|---|---|"]
-  for d in h2.get("accuracy", []):
-    paper_text = f"+{paper.H2_DELTA_POINTS:g} (equal parameters)" if d["a"] == "cnn2" else NIS
+  for d in versus.get("accuracy", []):
+    paper_text = f"+{paper.H2_DELTA_POINTS:g} (equal parameters)" if d["a"] == paper.CNNS[0] else NIS
     lines.append(f"| {d['a']} - {d['b']} | {d['n']} | {fmt.signed(d['mean'], scale=100)} "
                  f"| {fmt.ci(d['ci_low'], d['ci_high'], scale=100)} | {paper_text} |")
-  lines += ["", "| train-time ratio | seeds | geometric mean of per-seed ratios | 95% CI | ratio of mean times | paper |",
-            "|---|---:|---:|---|---:|---|"]
-  for t in h2.get("train_time_ratio", []):
+  lines += ["", "| train seconds over each model's whole budget | seeds | geometric mean of per-seed ratios | 95% CI "
+            "| ratio of mean times |", "|---|---:|---:|---|---:|"]
+  for t in versus.get("train_time_ratio", []):
     lines.append(f"| {t['a']} time / {t['b']} time | {len(t['seeds'])} | {fmt.num(t['geo_mean'])}x "
-                 f"| {fmt.ci_g(t['ci_low'], t['ci_high'])} | {fmt.num(t['ratio'])}x "
-                 f"| ~{paper.H2_SPEEDUP:g}x (CNN faster) |")
+                 f"| {fmt.ci_g(t['ci_low'], t['ci_high'])} | {fmt.num(t['ratio'])}x |")
   return lines
 
 
-def h3_tables(table: list[dict]) -> list[str]:
-  """Fig. 8 as numbers: mean ± sd over seeds, at epoch 1 and at each run's last epoch."""
-  acc = ["| model | n used (asked) | seeds | last epoch | train acc, epoch 1 | val acc, epoch 1 | train acc, last "
-         "| val acc, last | gap, last (points) | gap 95% CI | paper |", "|---|---|---:|---|---|---|---|---|---|---|---|"]
-  loss = ["| model | n used | train loss, epoch 1 | val loss, epoch 1 | train loss, last | val loss, last | paper |",
-          "|---|---|---|---|---|---|---|"]
-  for t in table:
-    f, last, g = t["first"], t["last"], t["gap"]
-    asked = f" ({fmt.ints(t['rows_requested'])})" if t["rows_requested"] != [t["rows_per_category"]] else ""
-    acc.append(f"| {t['model']} | {t['rows_per_category']:,}{asked} | {t['seeds']} | {fmt.ints(t['last_epoch'])} "
-               f"| {fmt.mean_sd(f['train_accuracy'])} | {fmt.mean_sd(f['val_accuracy'])} "
-               f"| {fmt.mean_sd(last['train_accuracy'])} | {fmt.mean_sd(last['val_accuracy'])} "
-               f"| {fmt.mean_sd(g)} | {fmt.ci(g['ci_low'], g['ci_high'], scale=100)} | {NIS} |")
-    loss.append(f"| {t['model']} | {t['rows_per_category']:,} | {fmt.mean_sd(f['train_loss'], 1, 3)} "
-                f"| {fmt.mean_sd(f['val_loss'], 1, 3)} | {fmt.mean_sd(last['train_loss'], 1, 3)} "
-                f"| {fmt.mean_sd(last['val_loss'], 1, 3)} | {NIS} |")
-  return ["Accuracy in %, mean ± sd over seeds:", ""] + acc + ["", "Cross-entropy loss, mean ± sd over seeds:", ""] + loss
-
-
-def h4_table(table: list[dict]) -> list[str]:
-  lines = ["| model | ratio | train rows maj / min | seeds | majority acc | minority acc | minority 95% CI "
-           "| balanced acc | macro-F1 | paper minority acc |", "|---|---:|---|---:|---|---|---|---|---|---|"]
-  for t in table:
-    m = t["minority_accuracy"]
-    rows = (f"{fmt.num(t['majority_train_rows'], ',')} / {fmt.num(t['minority_train_rows'], ',')}"
-            if t["majority_train_rows"] is not None else "n/a")
-    paper_text = fmt.pct(t["paper_minority_accuracy"], 0) if t["paper_minority_accuracy"] is not None else NIS
-    lines.append(f"| {t['model']} | {fmt.ratio_pct(t['imbalance_ratio'])} | {rows} | {t['seeds']} "
-                 f"| {fmt.mean_sd(t['majority_accuracy'])} | {fmt.mean_sd(m)} "
-                 f"| {fmt.ci(m['ci_low'], m['ci_high'], 1, 100, sign=False)} | {fmt.mean_sd(t['balanced_accuracy'])} "
-                 f"| {fmt.mean_sd(t['macro_f1'], 1, 3)} | {paper_text} |")
+def convergence_table(rows: list[dict]) -> list[str]:
+  lines = ["| model | stopping | epochs | best val accuracy (per seed) | at epoch (per seed) | s per epoch "
+           "| runs at once | paper's epochs |", "|---|---|---|---|---|---:|---|---|"]
+  for c in rows:
+    lines.append(f"| {c['model']} | {', '.join(c['stopping'])} | {fmt.ints(sorted(set(c['epochs'])))} "
+                 f"| {' / '.join(fmt.pct(v) for v in c['best_val_accuracy'])} | {fmt.ints(c['best_epoch'])} "
+                 f"| {c['seconds_per_epoch']:.3f} | {fmt.ints(c['models_at_once'])} "
+                 f"| {fmt.num(paper.H2_EPOCHS.get(c['model']), ',') if c['model'] in paper.H2_EPOCHS else NIS} |")
   return lines
 
 
-def _units(row: dict) -> tuple[float, str, str]:
-  """(scale, unit, paper's value in that unit) for one OLS row of the report."""
-  resp, reg = row["response"], row["regressor"]
-  if resp == "log(test_loss)":
-    return 100.0, "% loss per category (exp(b) - 1)", f"+{100 * paper.H5_LOSS_RELATIVE_PER_CATEGORY:.1f}%"
-  if reg == "num_categories":
-    if resp == "test_accuracy":
-      return 100.0, "points per category", f"{paper.H5_ACC_POINTS_PER_CATEGORY:+.2f}"
-    return 1.0, "nats per category", f"{NIS} (as nats; see the % row)"
-  if reg == "rows_per_category":
-    if resp == "test_accuracy":
-      return 1e5, "points per 1,000 rows", f"+{paper.H6_ACC_POINTS_PER_ROW * 1000:g}"
-    return 1e3, "nats per 1,000 rows", NIS
-  if reg.startswith("log10("):
-    return 100.0, f"points per 10x {reg[6:-1]}", NIS
-  return 1.0, f"per unit of {reg}", NIS
+def time_to_accuracy_table(rows: list[dict]) -> list[str]:
+  """Per model and target: the epoch and wall seconds at which each seed first reached it."""
+  lines = ["| model | target (val accuracy) | epochs, per seed | seconds, per seed |", "|---|---|---|---|"]
+  keyed = {}
+  for r in rows:
+    keyed.setdefault((r["model"], r["target_kind"], r["target"] if r["target_kind"] != speed.FC_BEST_SEED else None),
+                     []).append(r)
+  for (model, kind, target), group in keyed.items():
+    label = {speed.FC_BEST_MEAN: f"FC's best, mean over seeds ({fmt.pct(target)})",
+             speed.FC_BEST_SEED: "FC's best, that seed's (" + " / ".join(fmt.pct(r["target"]) for r in group) + ")",
+             speed.FIXED: fmt.pct(target, 0)}[kind]
+    epochs = " / ".join("never" if r["epochs"] is None else str(r["epochs"]) for r in group)
+    seconds = " / ".join("never" if r["seconds"] is None else f"{r['seconds']:.1f}" for r in group)
+    lines.append(f"| {model} | {label} | {epochs} | {seconds} |")
+  return lines
 
 
-def _se(row: dict, scale: float) -> float:
-  """SE in the slope's display unit; for log(loss), by the delta method: SE(exp(b) - 1) = exp(b) SE(b)."""
-  if row["response"] == "log(test_loss)":
-    return 100 * (1 + row["relative_change"]) * row["se"]
-  return scale * row["se"]
+def speed_table(ratios: list[dict]) -> list[str]:
+  lines = ["| ratio | seeds | per seed | geometric mean | 95% CI | epochs to reach it, FC / CNN | paper |",
+           "|---|---:|---|---:|---|---|---|"]
+  for t in ratios:
+    lines.append(f"| FC seconds / {t['b']} seconds to FC's best | {len(t['seeds'])} "
+                 f"| {' / '.join(f'{x:.3g}x' for x in t['per_seed'])} | {fmt.num(t['geo_mean'])}x "
+                 f"| {fmt.ci_g(t['ci_low'], t['ci_high'])} | {fmt.ints(t['a_epochs'])} / "
+                 f"{fmt.ints(['never' if e is None else e for e in t['b_epochs']])} | ~{paper.H2_SPEEDUP:g}x |")
+  return lines
+
+
+def fc_notebook_table() -> list[str]:
+  lines = ["| the authors' FC notebook | rows per class | split | epochs | minibatch | lr | init | regularisation "
+           "| train acc | test acc |", "|---|---:|---|---:|---|---|---|---|---:|---:|"]
+  for n in paper.FC_NOTEBOOKS:
+    lines.append(f"| {n['notebook']} | {n['rows_per_class']:,} | {n['split']} | {n['epochs']:,} | {n['minibatch']} "
+                 f"| {n['learning_rate']} | {n['init']} | {n['regularisation']} | {fmt.pct(n['train_accuracy'])} "
+                 f"| {fmt.pct(n['test_accuracy'])} |")
+  return lines
 
 
 def ols_table(rows: list[dict]) -> list[str]:
-  lines = ["| fit | model | slope (raw) | slope | unit | HC3 SE | 95% CI | p | R² | n | paper |",
-           "|---|---|---:|---:|---|---:|---|---|---:|---:|---|"]
+  """One-regressor trend fits (H3's gap, H4's minority accuracy), slopes per 10x of the regressor."""
+  lines = ["| fit | model | slope (raw) | slope (points per 10x) | HC3 SE | 95% CI | p | R² | n |",
+           "|---|---|---:|---:|---:|---|---|---:|---:|"]
   for r in rows:
-    scale, unit, paper_text = _units(r)
-    if r["response"] == "log(test_loss)":
-      slope, ci = fmt.signed(r["relative_change"], 2, 100), fmt.ci(r["relative_ci_low"], r["relative_ci_high"], 2, 100)
-    else:
-      slope, ci = fmt.signed(r["coef"], 3, scale), fmt.ci(r["ci_low"], r["ci_high"], 3, scale)
-    if r["hypothesis"] == "h5+h6":
-      paper_text = f"{paper_text} (from the paper's separate H5/H6 sweep)"
-    lines.append(f"| {r['hypothesis']}: {r['response']} ~ {r.get('formula', r['regressor']).split(' ~ ')[-1]}"
-                 f"{' [' + r['regressor'] + ']' if r.get('formula') else ''} | {r.get('model', '')} "
-                 f"| {fmt.num(r['coef'], '+.4g')} | {slope} | {unit} | {fmt.num(_se(r, scale), '.3g')} "
-                 f"| {ci} | {fmt.p(r['p_value'])} | {fmt.num(r['r2'], '.3f')} | {r['n']} | {paper_text} |")
+    lines.append(f"| {r['hypothesis']}: {r['response']} ~ {r['regressor']} | {r.get('model', '')} "
+                 f"| {fmt.num(r['coef'], '+.4g')} | {fmt.signed(r['coef'], 3, 100)} | {fmt.num(100 * r['se'], '.3g')} "
+                 f"| {fmt.ci(r['ci_low'], r['ci_high'], 3, 100)} | {fmt.p(r['p_value'])} | {fmt.num(r['r2'], '.3f')} "
+                 f"| {r['n']} |")
   return lines

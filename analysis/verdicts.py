@@ -7,9 +7,11 @@ be formed (one seed, too few runs). Whether the paper's own number lies inside o
 next to it; it does not change the verdict, since scale and setup differ from the paper's.
 """
 
-from analysis import fmt, ols, paper
+from analysis import fmt, grid, ols, paper
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+HUMAN_TEXT = (f"human {fmt.pct(paper.HUMAN_NOTEBOOK, 0)} (the authors' notebook, used here; "
+              f"the report says {fmt.pct(paper.HUMAN_REPORT, 0)})")
 
 
 def direction(low: float, high: float, expect: int, null: float = 0.0, null_text: str = "no effect") -> tuple[str, str]:
@@ -36,107 +38,140 @@ def _claim(h, claim, paper_text, ours, verdict_reason, extra="", primary=True) -
           "verdict": verdict, "reason": reason + (f"; {extra}" if extra else "")}
 
 
-def h1(fc: dict | None, bar: float) -> dict | None:
+def reasonable(fc: dict | None, bar: float, h: str) -> dict | None:
   """FC reaches "reasonable" accuracy: its CI above our bar (the paper names no number)."""
   if fc is None:
     return None
-  return _claim("h1", "FC reaches reasonable accuracy", f'"reasonable" (no number); human {fmt.pct(paper.HUMAN_ACCURACY, 0)}',
+  return _claim(h, "FC reaches reasonable accuracy", f'"reasonable" (no number); {HUMAN_TEXT}',
                 f"{fmt.pct(fc['mean'])}, CI {fmt.ci(fc['ci_low'], fc['ci_high'], scale=100, sign=False)}%",
                 direction(fc["ci_low"], fc["ci_high"], +1, bar, f"our bar of {fmt.pct(bar, 0)}"),
-                f"bar {fmt.pct(bar, 0)} is ours, from {fc['hypothesis']}'s FC runs")
+                f"bar {fmt.pct(bar, 0)} is ours, from {fc['hypothesis']}'s FC runs; vs the human baseline: "
+                f"{fmt.signed(fc['human_gap_points'][paper.HUMAN_USED])} points")
 
 
-def h2_accuracy(d: dict | None) -> dict | None:
+def versus_accuracy(d: dict | None, h: str) -> dict | None:
   if d is None or not d.get("seeds"):
     return None
-  claim = "CNN2 beats FC at equal parameters" if d["a"] == "cnn2" else f"{d['a'].upper()} beats FC"
-  return _claim("h2", claim, f"+{paper.H2_DELTA_POINTS:g} points",
+  equal = " at equal parameters" if d["a"] == paper.CNNS[0] else ""
+  return _claim(h, f"{d['a'].upper()} beats FC{equal}", f"+{paper.H2_DELTA_POINTS:g} points",
                 f"{fmt.signed(d['mean'], scale=100)} points, CI {fmt.ci(d['ci_low'], d['ci_high'], scale=100)}",
                 direction(d["ci_low"], d["ci_high"], +1),
                 inside(paper.H2_DELTA_POINTS / 100, d["ci_low"], d["ci_high"]))
 
 
-def h2_speed(t: dict | None) -> dict | None:
-  if t is None or not t.get("seeds"):
+def versus_speed(t: dict | None, h: str) -> dict | None:
+  """FC's time to its best validation accuracy over the CNN's time to that accuracy, > 1."""
+  if t is None:
     return None
   cnn, g = t["b"].upper(), t["geo_mean"]
   plain = "" if fmt.bad(g) or g <= 0 else f" ({cnn} {g:.3g}x faster)" if g >= 1 else f" ({cnn} {1 / g:.3g}x slower)"
   extra = inside(paper.H2_SPEEDUP, t["ci_low"], t["ci_high"])
-  stacked = t.get("models_at_once", {})
-  if len(set(stacked.values())) > 1:
-    extra += "; " + ", ".join(f"{m.upper()} trained {n} runs at once" if n > 1 else f"{m.upper()} one at a time"
-                              for m, n in stacked.items()) + " (a stacked run's time is its share)"
-  return _claim("h2", f"{cnn} trains faster than FC (FC time / {cnn} time > 1)", f"{paper.H2_SPEEDUP:g}x",
+  if t["never"]:
+    extra += f"; {cnn} never reached FC's best in seed(s) {', '.join(map(str, t['never']))}"
+  if t.get("a_at_budget_end"):
+    extra += (f"; FC's best came at its budget's last epoch in seed(s) {', '.join(map(str, t['a_at_budget_end']))}, "
+              "so FC may not have converged there")
+  stacked = t["models_at_once"]
+  extra += ("; time to accuracy, every model trained alike" if len(set(stacked.values())) == 1 else
+            "; time to accuracy, but " + ", ".join(f"{m.upper()} trained {n} runs at once" if n > 1 else
+                                                   f"{m.upper()} one at a time" for m, n in stacked.items())
+            + " (a stacked run's time is its share)")
+  return _claim(h, f"{cnn} reaches FC's best accuracy faster (FC seconds / {cnn} seconds > 1)",
+                f"{paper.H2_SPEEDUP:g}x (FC {paper.H2_EPOCHS[paper.FC]:,} epochs vs {paper.H2_EPOCHS[paper.CNN2]})",
                 f"{fmt.num(g)}x{plain}, CI {fmt.ci_g(t['ci_low'], t['ci_high'])}",
-                direction(t["ci_low"], t["ci_high"], +1, 1.0, "1x (equal time)"), extra, primary=False)
+                direction(t["ci_low"], t["ci_high"], +1, 1.0, "1x (equal time)"),
+                extra, primary=False)
 
 
-def h3(row: dict | None) -> dict | None:
+def overfitting(row: dict | None, table: list[dict], h: str) -> dict | None:
   if row is None:
     return None
-  return _claim("h3", "the generalisation gap shrinks as rows per category grow",
-                f"Fig. 8 ({paper.NOT_IN_SOURCE} as numbers)",
+  at = next((t for t in table if t["model"] == row.get("model") and t["paper"]), None)
+  extra = f"OLS of gap on log10(n), n = {row['n']} runs"
+  if at is not None:
+    g = at["gap"]
+    extra += (f"; epoch-{at['last_epoch'][-1]} gap at n = {at['rows_per_category']:,}: ours "
+              f"{fmt.signed(g['mean'], 1, 100)} points vs the paper's {100 * at['paper']['gap']:+.0f} "
+              f"({inside(at['paper']['gap'], g['ci_low'], g['ci_high'])})")
+  return _claim(h, "the generalisation gap shrinks as rows per category grow", "Fig. 8: 10 points at n = 500, 2 at 10,000",
                 f"{fmt.signed(row['coef'], scale=100)} points of gap per 10x rows, "
                 f"CI {fmt.ci(row['ci_low'], row['ci_high'], scale=100)}",
-                direction(row["ci_low"], row["ci_high"], -1), f"OLS of gap on log10(n), n = {row['n']} runs")
+                direction(row["ci_low"], row["ci_high"], -1), extra)
 
 
-def h4(row: dict | None, table: list[dict]) -> dict | None:
-  if row is None:
-    return None
-  ends = []
-  for r in table:
-    if r["model"] == row.get("model") and r["paper_minority_accuracy"] is not None:
-      m = r["minority_accuracy"]
-      ends.append(f"at {fmt.ratio_pct(r['imbalance_ratio'])} ours {fmt.pct(m['mean'], 1)} vs paper "
-                  f"{fmt.pct(r['paper_minority_accuracy'], 0)} ({inside(r['paper_minority_accuracy'], m['ci_low'], m['ci_high'])})")
-  return _claim("h4", "minority accuracy rises with the imbalance ratio",
-                " to ".join(f"{fmt.pct(acc, 0)} at {fmt.ratio_pct(r)}" for r, acc in paper.H4_MINORITY_ACCURACY.items()),
-                f"{fmt.signed(row['coef'], scale=100)} points per 10x ratio, CI {fmt.ci(row['ci_low'], row['ci_high'], scale=100)}",
-                direction(row["ci_low"], row["ci_high"], +1),
-                "; ".join(ends) or "the paper's endpoint ratios (0.2%, 100%) were not run")
-
-
-def h5(acc: dict | None, loss: dict | None) -> list[dict]:
+def _ends(table: list[dict], model: str) -> list[str]:
   out = []
-  if acc is not None:
-    out.append(_claim("h5", "accuracy falls as categories are added", f"{paper.H5_ACC_POINTS_PER_CATEGORY:+.2f} points per category",
-                      f"{fmt.signed(acc['coef'], scale=100)} points per category, CI {fmt.ci(acc['ci_low'], acc['ci_high'], scale=100)}",
-                      direction(acc["ci_low"], acc["ci_high"], -1),
-                      inside(paper.H5_ACC_POINTS_PER_CATEGORY / 100, acc["ci_low"], acc["ci_high"])))
-  if loss is not None:
-    rel = {k: loss[f"relative_{k}"] for k in ("change", "ci_low", "ci_high")}
-    out.append(_claim("h5", "test loss rises as categories are added",
-                      f"+{100 * paper.H5_LOSS_RELATIVE_PER_CATEGORY:.1f}% per category",
-                      f"{fmt.signed(rel['change'], 1, 100)}% per category, CI {fmt.ci(rel['ci_low'], rel['ci_high'], 1, 100)}%",
-                      direction(rel["ci_low"], rel["ci_high"], +1),
-                      inside(paper.H5_LOSS_RELATIVE_PER_CATEGORY, rel["ci_low"], rel["ci_high"]), primary=acc is None))
+  for r in table:
+    if r["model"] == model and r["augmentation"] == "none" and r["paper_minority_accuracy"] is not None:
+      m, where = r["minority_accuracy"], (fmt.ratio_pct(r["asked"]) if r["minority_by"] == "ratio"
+                                          else f"{int(r['asked']):,} rows")
+      if r["asked"] in (min(paper.H4_RATIOS), max(paper.H4_RATIOS)) or r["minority_by"] == "count":
+        out.append(f"at {where} ours {fmt.pct(m['mean'], 1)} vs paper {fmt.pct(r['paper_minority_accuracy'], 0)} "
+                   f"({inside(r['paper_minority_accuracy'], m['ci_low'], m['ci_high'])})")
   return out
 
 
-def h6(acc: dict | None) -> dict | None:
-  if acc is None:
+def imbalance(row: dict | None, table: list[dict], effects: list[dict], h: str) -> list[dict]:
+  if row is None:
+    return []
+  out = [_claim(h, "minority accuracy rises with the imbalance ratio (no augmentation)",
+                f"{fmt.pct(paper.H4_MINORITY_ACCURACY[min(paper.H4_RATIOS)], 0)} at 0.2% to "
+                f"{fmt.pct(paper.H4_MINORITY_ACCURACY[1.0], 0)} at 100%",
+                f"{fmt.signed(row['coef'], scale=100)} points per 10x ratio, CI {fmt.ci(row['ci_low'], row['ci_high'], scale=100)}",
+                direction(row["ci_low"], row["ci_high"], +1),
+                "; ".join(_ends(table, row.get("model"))) or "the paper's endpoint ratios were not run")]
+  for e in effects:
+    if e["model"] == row.get("model"):
+      d = e["minority_accuracy"]
+      out.append(_claim(h, f"{e['augmentation']} (no new real rows) raises minority accuracy",
+                        "not tested (it added real hammer rows)",
+                        f"{fmt.signed(d['mean'], scale=100)} points vs none, CI {fmt.ci(d['ci_low'], d['ci_high'], scale=100)}",
+                        direction(d["ci_low"], d["ci_high"], +1),
+                        f"mean over the {e['points']} imbalanced points, paired by seed", primary=False))
+  return out
+
+
+def _grid_claim(h, rows_, model, response, regressor, expect, claim, primary):
+  t = grid.term(rows_, response, regressor, model)
+  if t is None:
     return None
-  per_k = 100 * 1000  # fraction per row -> points per 1,000 rows
-  return _claim("h6", "accuracy rises with rows per category",
-                f"+{paper.H6_ACC_POINTS_PER_ROW:g} points per row (+{paper.H6_ACC_POINTS_PER_ROW * 1000:g} per 1,000)",
-                f"{fmt.signed(acc['coef'], 3, per_k)} points per 1,000 rows, CI {fmt.ci(acc['ci_low'], acc['ci_high'], 3, per_k)}",
-                direction(acc["ci_low"], acc["ci_high"], +1),
-                inside(paper.H6_ACC_POINTS_PER_ROW / 100, acc["ci_low"], acc["ci_high"]))
+  p = paper.FIG11[response]["terms"][regressor]["coef"]
+  unit = "nats" if response == "test_loss" else "accuracy"
+  per = "per category" if regressor == "num_categories" else "per row"
+  return _claim(h, claim, f"{p:+.4g} {unit} {per} ({paper.GRID_TEXT_CLAIMS[response, regressor]} in the text)",
+                f"{fmt.num(t['coef'], '+.4g')} {unit} {per}, CI {fmt.ci_g(t['ci_low'], t['ci_high'])}",
+                direction(t["ci_low"], t["ci_high"], expect), inside(p, t["ci_low"], t["ci_high"])
+                + f"; joint OLS {t['formula']}, HC3, n = {t['n']} runs", primary)
+
+
+def grid_claims(rows_: list[dict], model: str | None, h: str) -> list[dict]:
+  kind = paper.kind_of(h)
+  reg = "num_categories" if kind == paper.MORE_CATEGORIES else "rows_per_category"
+  sign = -1 if kind == paper.MORE_CATEGORIES else +1
+  what = "categories are added" if kind == paper.MORE_CATEGORIES else "rows per category grow"
+  out = [_grid_claim(h, rows_, model, "test_accuracy", reg, sign, f"accuracy {'falls' if sign < 0 else 'rises'} as {what}", True),
+         _grid_claim(h, rows_, model, "test_loss", reg, -sign, f"test loss {'rises' if sign < 0 else 'falls'} as {what}",
+                     False)]
+  return [c for c in out if c is not None]
 
 
 def decide(a: dict, bar: float) -> list[dict]:
-  """Every claim the analysis dict `a` can decide, in hypothesis order."""
-  pm, rows_ = a["primary_models"], a["ols"]
-  h2d = a["deltas"].get("h2") or {}
-  acc, time = h2d.get("accuracy", []), h2d.get("train_time_ratio", [])
-  out = [h1(a["deltas"].get("h1"), bar),
-         # CNN2 is the equal-parameter comparison; CNN1 stands in only when CNN2 did not run
-         h2_accuracy(next((d for d in acc if d["a"] == "cnn2"), acc[0] if acc else None)),
-         h2_speed(next((t for t in time if t["b"] == "cnn2"), time[0] if time else None)),
-         h3(ols.find(rows_, "h3", "generalisation_gap", "log10(rows_per_category)", pm.get("h3"))),
-         h4(ols.find(rows_, "h4", "minority_accuracy", "log10(imbalance_ratio)", pm.get("h4")), a["h4"])]
-  out += h5(ols.find(rows_, "h5", "test_accuracy", "num_categories", pm.get("h5")),
-            ols.find(rows_, "h5", "log(test_loss)", "num_categories", pm.get("h5")))
-  out.append(h6(ols.find(rows_, "h6", "test_accuracy", "rows_per_category", pm.get("h6"))))
+  """Every claim the analysis dict `a` can decide, in the paper's order of hypotheses."""
+  pm, rows_, out = a["primary_models"], a["ols"], []
+  for h in a["scale"]:
+    kind = paper.kind_of(h)
+    if kind == paper.REASONABLE:
+      out.append(reasonable(a["reasonable"], bar, h))
+    elif kind == paper.VERSUS:
+      acc, speed = a["versus"]["accuracy"], [t for t in a["speed"] if t["hypothesis"] == h]
+      out += [versus_accuracy(next((d for d in acc if d["a"] == paper.CNNS[0]), acc[0] if acc else None), h),
+              versus_speed(next((t for t in speed if t["b"] == paper.CNNS[0]), speed[0] if speed else None), h)]
+    elif kind == paper.OVERFITTING:
+      out.append(overfitting(ols.find(rows_, h, "generalisation_gap", "log10(rows_per_category)", pm.get(h)),
+                             a["overfitting"], h))
+    elif kind == paper.IMBALANCE:
+      out += imbalance(ols.find(rows_, h, "minority_accuracy", "log10(imbalance_ratio)", pm.get(h)),
+                       a["imbalance"], a["imbalance_arms"], h)
+    elif kind in paper.GRID_KINDS:
+      out += grid_claims(rows_, pm.get(h), h)
   return [c for c in out if c is not None]

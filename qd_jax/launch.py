@@ -67,7 +67,7 @@ def _init_distributed() -> None:
 
 def _run(todo: list, workdir: pathlib.Path) -> None:
   # Heavy imports only after the flags are known to be good. Only the launcher imports
-  # analysis: summary.md after every cohort, and the report after --hypothesis=all.
+  # analysis: summary.md after every cohort, and the report (REPORT.md, analysis.json) at the end.
   from analysis import report, summary
   from qd_jax.experiments import sweep
   from qd_jax.records import storage, workdir as wd
@@ -81,7 +81,7 @@ def _run(todo: list, workdir: pathlib.Path) -> None:
 
   try:
     sweep.run_hypotheses(todo, workdir, on_cohort=lambda w: summary.write(w, todo),
-                         on_done=build_report if FLAGS.hypothesis == "all" else lambda w: None,
+                         on_done=build_report,
                          verbose=FLAGS.verbose, tensorboard_events=FLAGS.tensorboard)
   except checkpoint.Preempted as e:
     print(f"qd_jax: preempted (SIGTERM): {e}; rerun the same command to resume", file=sys.stderr)

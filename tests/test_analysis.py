@@ -6,6 +6,9 @@ The workdir fixture is synthesised here: runs for h1-h6 with plausible numbers a
 
 import json
 import math
+import os
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -14,6 +17,15 @@ import pytest
 
 from analysis import confusion, deltas, human, ols, paper, report
 from analysis import summary
+
+def _paper_md() -> pathlib.Path:
+  """The paper's text: in ../shared/paper beside the checkout, or beside $QD_DATA_DIR's data folder."""
+  beside = pathlib.Path(__file__).resolve().parents[2] / "shared" / "paper" / "paper.md"
+  data = pathlib.Path(os.environ.get("QD_DATA_DIR", "/nonexistent")).resolve()
+  return beside if beside.is_file() else data.parents[1] / "paper" / "paper.md"
+
+
+PAPER_MD = _paper_md()
 
 TEN = list(paper.CATEGORIES)
 
@@ -32,7 +44,7 @@ def _confusion(k: int, acc: float, test_per_class: int, recalls=None) -> list[li
 
 
 def make_run(h, model, seed, *, k=10, n=1000, acc=0.8, loss=0.6, point=None, epochs=3, gap=0.02,
-             seconds=10.0, recalls=None, categories=None, rows_requested=None, quick=False):
+             seconds=10.0, recalls=None, categories=None, rows_requested=None, quick=False, design=None):
   """One runs.jsonl record in qd_jax's schema, with per-epoch curves that end at acc and gap."""
   cats = categories or TEN[:k]
   test = max(1, n // 5)
@@ -54,7 +66,7 @@ def make_run(h, model, seed, *, k=10, n=1000, acc=0.8, loss=0.6, point=None, epo
           "per_class_accuracy": {c: float(rec[i]) for i, c in enumerate(cats)}, "confusion_matrix": cm,
           "test_examples": k * test, "train_seconds": seconds, "compile_seconds": 1.0,
           "input_pipeline": "device", "batch_size": 128, "learning_rate": 1e-3, "devices": 1,
-          "quick": quick, "point": point or {}}
+          "quick": quick, "point": point or {}, **({"design": design} if design else {})}
 
 
 def fixture_runs(seeds=(0, 1)) -> list[dict]:
@@ -63,25 +75,29 @@ def fixture_runs(seeds=(0, 1)) -> list[dict]:
   runs = []
   for s in seeds:
     runs.append(make_run("h1", "fc", s, acc=0.74 + noise(), seconds=1.0))
-    for model, acc, sec in (("fc", 0.74, 1.0), ("cnn1", 0.83, 40.0), ("cnn2", 0.84, 20.0)):
-      runs.append(make_run("h2", model, s, acc=acc + noise(), seconds=sec * (1 + noise(0.05))))
+    for model, acc, sec, epochs in (("fc", 0.74, 1.0, 12), ("cnn1", 0.83, 40.0, 3), ("cnn2", 0.84, 20.0, 3)):
+      runs.append(make_run("h2", model, s, acc=acc + noise(), seconds=sec * (1 + noise(0.05)), epochs=epochs))
     for n in (500, 1000, 3000):
       runs.append(make_run("h3", "cnn2", s, n=n, acc=0.7 + 0.03 * math.log10(n) + noise(),
                            gap=0.12 - 0.035 * math.log10(n) + noise(0.003), epochs=4, point={"rows_per_category": n}))
     for r in (0.002, 0.02, 0.2, 1.0):
-      minority = min(0.99, 0.5 + 0.15 * (math.log10(r) + 3) + noise(0.01))
-      runs.append(make_run("h4", "cnn2", s, k=2, n=2000, acc=0.0, recalls=[0.97 + noise(0.005), minority],
-                           categories=["fork", "hammer"],
-                           point={"imbalance_ratio": r, "majority": "fork", "minority": "hammer",
-                                  "majority_train_rows": 1400, "minority_train_rows": max(1, round(1400 * r))}))
-    for k in (3, 4, 5, 6):
-      runs.append(make_run("h5", "cnn2", s, k=k, n=1000, acc=0.95 - 0.02 * (k - 3) + noise(),
-                           loss=0.2 * 1.07 ** (k - 3) * (1 + noise(0.01)), point={"num_categories": k}))
-    for n in (1000, 2000, 3000):
-      runs.append(make_run("h6", "cnn2", s, k=10, n=n, acc=0.78 + 2e-5 * n + noise(),
-                           loss=0.7 - 2e-5 * n + noise(0.003), point={"rows_per_category": n},
-                           rows_requested=n))
+      for arm, lift in (("none", 0.0), ("class_weight", 0.2), ("affine", 0.05)):
+        if arm != "none" and r == 1.0:
+          continue
+        minority = min(0.99, 0.5 + 0.15 * (math.log10(r) + 3) + lift + noise(0.01))
+        runs.append(make_run("h4", "cnn2", s, k=2, n=2000, acc=0.0, recalls=[0.97 + noise(0.005), minority],
+                             categories=["fork", "hammer"],
+                             point={"imbalance_ratio": r, "augmentation": arm, "majority": "fork", "minority": "hammer",
+                                    "majority_train_rows": 1400, "minority_train_rows": max(1, round(1400 * r))}))
+    runs += grid_runs(s, noise)
   return runs
+
+
+def grid_runs(seed, noise, ks=(3, 4, 5), ns=(1000, 2000, 3000)) -> list[dict]:
+  """The k x n grid's runs as `--hypothesis=all` records them: trained by h5, named by the design."""
+  return [make_run("h5", "cnn2", seed, k=k, n=n, acc=1.0 - 0.02 * k + 2e-5 * n + noise(),
+                   loss=0.1 + 0.06 * k - 5e-5 * n + noise(0.003), design="grid",
+                   point={"num_categories": k, "rows_per_category": n}) for k in ks for n in ns]
 
 
 def write_workdir(path, runs) -> None:
@@ -178,20 +194,28 @@ def test_report_builds_with_every_section(built):
   assert a == json.loads((wd / "analysis.json").read_text())
   assert a["ols"] and all(set(ols.KEYS) <= set(r) for r in a["ols"])
   md = (wd / "REPORT.md").read_text()
-  for h in ("H1", "H2", "H3", "H4", "H5", "H6", "Human baseline"):
+  for h in ("H1", "H2", "H3", "H4", "H5", "H6", "Human baseline", "Time to accuracy", "the joint fit (Fig. 11)"):
     assert h in md
   marked = {c["hypothesis"] for c in a["verdicts"] if c["primary"]}
   assert marked == {"h1", "h2", "h3", "h4", "h5", "h6"}
   assert all(c["verdict"] in ("supported", "not supported", "inconclusive") for c in a["verdicts"])
   assert md.count("**supported**") + md.count("**not supported**") + md.count("**inconclusive**") >= 6
   pngs = sorted(p.name for p in wd.glob("*.png"))
-  assert len(pngs) >= 4 and set(a["figures"]) == set(pngs)
-  assert all(f"({p})" in md for p in pngs)  # every figure is linked
+  assert {"fig10_grid_cnn2.png", "speed_time_to_accuracy.png", "fig9_minority_cnn2.png"} <= set(pngs)
+  assert set(a["figures"]) == set(pngs) and all(f"({p})" in md for p in pngs)  # every figure is linked
+
+
+def test_report_quotes_every_number_of_the_paper_it_compares(built):
+  wd, _, a = built
+  md = (wd / "REPORT.md").read_text()
+  for quoted in ("1.601e-05", "+0.0649", "-0.0188", "-5.628e-05", "43%", "98%", "85%", "87%", "0.955 / 91",
+                 "(slide: 69)", "85.88%", "63%", "1,600"):
+    assert quoted in md, quoted
+  assert paper.NOT_IN_SOURCE in md  # Fig. 11's constant has no printed SE in our source
 
 
 def test_summary_md_gives_report_md_verdicts(built):
-  """summary.md (written by the launcher) and REPORT.md decide H1 and H2 by one rule: with CNN2 ~10
-  points ahead, +5 lies outside the CI and both must still say "supported"."""
+  """summary.md (written by the launcher) and REPORT.md decide H1 and H2 by one rule."""
   _, runs, a = built
   lines = "\n".join(summary.h1_answer([r for r in runs if r["hypothesis"] == "h1"], report.REASONABLE_DEFAULT)
                     + summary.h2_answer([r for r in runs if r["hypothesis"] == "h2"]))
@@ -206,21 +230,85 @@ def test_fixture_trends_are_found(built):
   v = {(c["hypothesis"], c["primary"]): c["verdict"] for c in a["verdicts"]}
   assert v[("h2", True)] == v[("h3", True)] == v[("h4", True)] == v[("h5", True)] == v[("h6", True)] == "supported"
   assert a["scale"]["h2"]["reduced_scale"] is False and a["scale"]["h4"]["reduced_scale"] is True
+  arms = {e["augmentation"]: e["minority_accuracy"]["mean"] for e in a["imbalance_arms"]}
+  assert arms == pytest.approx({"class_weight": 0.2, "affine": 0.05}, abs=0.02)
+  assert a["scale"]["h6"]["trained_by"] == ["h5"]  # h6 reads the grid h5 trained
 
 
-def test_h5_h6_slopes_equal_polyfit(built):
+def test_joint_fit_is_least_squares_over_the_grid_runs(built):
   _, runs, a = built
-  for h, regressor, x_key in (("h5", "num_categories", "num_categories"), ("h6", "rows_per_category", "rows_per_category")):
-    group = [r for r in runs if r["hypothesis"] == h]
-    x = [r[x_key] for r in group]
-    for response in ("test_accuracy", "test_loss"):
-      row = ols.find(a["ols"], h, response, regressor, "cnn2")
-      assert row["n"] == len(group)
-      assert abs(row["coef"] - np.polyfit(x, [r[response] for r in group], 1)[0]) < 1e-10
-  joint = [r for r in a["ols"] if r["hypothesis"] == "h5+h6"]
-  assert {r["regressor"] for r in joint} == {"num_categories", "rows_per_category"}
-  rel = ols.find(a["ols"], "h5", "log(test_loss)", "num_categories", "cnn2")
-  assert rel["relative_ci_low"] < 0.07 < rel["relative_ci_high"]
+  grid_runs_ = [r for r in runs if r.get("design") == "grid"]
+  X = np.column_stack([np.ones(len(grid_runs_)), [r["num_categories"] for r in grid_runs_],
+                       [r["rows_per_category"] for r in grid_runs_]])
+  for response in ("test_accuracy", "test_loss"):
+    beta = np.linalg.lstsq(X, [r[response] for r in grid_runs_], rcond=None)[0]
+    for cov in ("HC3", "nonrobust"):
+      got = [ols.find(a["ols"], "h5+h6", response, reg, "cnn2", cov_type=cov, per="run")
+             for reg in ("const", "num_categories", "rows_per_category")]
+      assert [g["coef"] for g in got] == pytest.approx(beta, rel=1e-9, abs=1e-12)
+      assert {g["formula"] for g in got} == {f"{response} ~ const + num_categories + rows_per_category"}
+      assert {g["n"] for g in got} == {len(grid_runs_)}
+    per_point = ols.find(a["ols"], "h5+h6", response, "num_categories", "cnn2", cov_type="nonrobust", per="point")
+    assert per_point["n"] == 9
+  hc3, classical = (ols.find(a["ols"], "h5+h6", "test_accuracy", "rows_per_category", "cnn2", cov_type=c, per="run")
+                    for c in ("HC3", "nonrobust"))
+  assert hc3["se"] != classical["se"]
+
+
+def test_an_older_workdirs_separate_sweeps_pool_into_the_grid(tmp_path):
+  """Records from before the grid: h5 swept k at n = 1,000, h6 swept n at k = 10, no design."""
+  runs = [make_run("h5", "cnn2", s, k=k, n=1000, acc=0.95 - 0.02 * k + 0.001 * s, point={"num_categories": k})
+          for s in (0, 1) for k in (3, 5, 7)]
+  write_workdir(tmp_path / "only_k", runs)
+  a = report.build(tmp_path / "only_k")
+  row = ols.find(a["ols"], "h5+h6", "test_accuracy", "num_categories", "cnn2", cov_type="HC3", per="run")
+  assert row["formula"] == "test_accuracy ~ const + num_categories" and row["coef"] == pytest.approx(-0.02)
+  runs += [make_run("h6", "cnn2", s, k=10, n=n, acc=0.7 + 1e-5 * n, point={"rows_per_category": n})
+           for s in (0, 1) for n in (2000, 4000)]
+  write_workdir(tmp_path / "both", runs)
+  a = report.build(tmp_path / "both")
+  assert ols.find(a["ols"], "h5+h6", "test_loss", "rows_per_category", "cnn2", per="run")["n"] == 10
+
+
+def test_time_to_accuracy_agrees_with_the_per_epoch_records(built):
+  _, runs, a = built
+  h2 = {(r["model"], r["seed"]): r for r in runs if r["hypothesis"] == "h2"}
+  best = np.mean([max(e["val_accuracy"] for e in h2["fc", s]["epochs"]) for s in (0, 1)])
+  rows = a["time_to_accuracy"]
+  assert [r["target"] for r in rows if r["target_kind"] == "fc_best_mean"] == pytest.approx([best] * 6)
+  assert {r["target"] for r in rows if r["target_kind"] == "fixed"} == {0.7, 0.8}
+  for row in rows:
+    history = h2[row["model"], row["seed"]]["epochs"]
+    first = next((e["epoch"] for e in history if e["val_accuracy"] >= row["target"]), None)
+    assert row["epochs"] == first
+    want = None if first is None else sum(e["seconds"] for e in history[:first])
+    assert row["seconds"] == (None if want is None else pytest.approx(want))
+  ratio = next(t for t in a["speed"] if t["b"] == "cnn2")
+  per_seed = [next(r["seconds"] for r in rows if (r["model"], r["seed"], r["target_kind"]) == ("fc", s, "fc_best_of_seed"))
+              / next(r["seconds"] for r in rows if (r["model"], r["seed"], r["target_kind"]) == ("cnn2", s, "fc_best_of_seed"))
+              for s in (0, 1)]
+  assert ratio["per_seed"] == pytest.approx(per_seed)
+  claim = next(c for c in a["verdicts"] if c["hypothesis"] == "h2" and not c["primary"])
+  assert "time to accuracy" in claim["reason"]
+
+
+def test_paper_tables_match_the_papers_text():
+  text = PAPER_MD.read_text() if PAPER_MD.is_file() else pytest.skip(f"{PAPER_MD} is not here")
+  fig8 = re.findall(r"^(\d+)\t" + r"\t".join([r"\(([\d.]+), ([\d.]+)\)"] * 4) + "$", text, re.M)
+  assert len(fig8) == 6
+  for row in fig8:
+    n, cells = int(row[0]), [float(v) for v in row[1:]]
+    want = paper.FIG8[n]
+    got = [v for m in ("train_accuracy", "val_accuracy", "train_loss", "val_loss") for v in want[m]]
+    assert got == cells, n
+  fig9 = re.findall(r"^50000\t(\d+)\t(\d+)\t(\d+)\t(\d+)\t(\d+)$", text, re.M)
+  assert [(r["minority_rows"], round(100 * r["train_accuracy"]), round(100 * r["test_accuracy"]),
+           round(100 * r["majority_accuracy"]), round(100 * r["minority_accuracy"])) for r in paper.FIG9] == \
+      [tuple(int(v) for v in row) for row in fig9]
+  assert "87% accuracy" in text and paper.HUMAN_REPORT == 0.87
+  assert "1.88%" in text and "6.4%" in text and ".0016%" in text and ".0056%" in text
+  assert "20,067 parameters" in text and "320,890" in text and "19,322" in text
+  assert sorted(paper.PARAMS.values()) == [19_322, 20_067, 320_890]
 
 
 def test_single_seed_and_missing_hypotheses(tmp_path):
@@ -231,7 +319,8 @@ def test_single_seed_and_missing_hypotheses(tmp_path):
   assert "no interval" in md and "not run in this workdir" in md and "## H3" not in md
   h2 = next(c for c in a["verdicts"] if c["hypothesis"] == "h2" and c["primary"])
   assert h2["verdict"] == "inconclusive"
-  assert ols.find(a["ols"], "h5", "test_accuracy", "num_categories", "cnn2")["n"] == 4
+  assert ols.find(a["ols"], "h5+h6", "test_accuracy", "num_categories", "cnn2")["n"] == 9
+  assert "## H6" in md  # the grid h5 trained answers h6 too
 
 
 def test_workdir_without_runs_is_refused(tmp_path):
@@ -286,12 +375,30 @@ def test_models_scored_on_exactly_the_drawings_people_saw():
 
 
 def test_h2_speed_says_when_the_models_trained_stacked_differently():
-  from analysis import architectures, verdicts
-  runs = [make_run("h2", m, s, seconds=sec) for s in (0, 1, 2) for m, sec in (("fc", 1.0), ("cnn2", 5.0))]
-  plain = verdicts.h2_speed(architectures.h2_deltas(runs)["train_time_ratio"][0])
-  assert "at once" not in plain["reason"]
+  from analysis import speed, verdicts
+  runs = [make_run("h2", m, s, seconds=sec, epochs=e) for s in (0, 1, 2) for m, sec, e in (("fc", 1.0, 9), ("cnn2", 5.0, 3))]
+  plain = verdicts.versus_speed(speed.ratios(speed.time_to_accuracy(runs))[0], "h2")
+  assert "every model trained alike" in plain["reason"]
   for r in runs:
     r["models_at_once"] = 3 if r["model"] == "fc" else 1
-  marked = verdicts.h2_speed(architectures.h2_deltas(runs)["train_time_ratio"][0])
+  marked = verdicts.versus_speed(speed.ratios(speed.time_to_accuracy(runs))[0], "h2")
   assert "FC trained 3 runs at once, CNN2 one at a time" in marked["reason"]
   assert marked["ours"] == plain["ours"]
+
+
+def test_ablation_labels_arms_by_their_records_and_compares_fig8(tmp_path):
+  from analysis import ablation
+  for name, changes, gap in (("a", {}, 0.02), ("b", {"init": "keras", "batch_size": 32, "row_order": "first"}, 0.10)):
+    runs = []
+    for s, noise in ((0, -0.01), (1, 0.0), (2, 0.01)):
+      for n in (500, 5000):
+        r = make_run("h3", "cnn2", s, n=n, epochs=10, gap=gap + noise / 5, acc=0.8, point={"rows_per_category": n})
+        runs.append({**r, **changes, "init": changes.get("init", "flax"), "row_order": changes.get("row_order", "random")})
+    write_workdir(tmp_path / name, runs)
+  table = ablation.build(tmp_path)
+  labels = {t["arm"] for t in table}
+  assert labels == {"baseline", "keras init, batch 32, first rows"}
+  md = (tmp_path / "ABLATION.md").read_text()
+  assert "n = 500 (paper's gap +10 points): reproduced by keras init, batch 32, first rows;" in md  # its gap is 10
+  verdicts_ = {(t["arm"], t["rows_per_category"]): ablation.verdict(t) for t in table}
+  assert verdicts_[("baseline", 500)] == "does not"

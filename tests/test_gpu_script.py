@@ -51,7 +51,8 @@ def test_paper_scale_data_sizes_come_from_the_designs(tmp_path, monkeypatch):
   h4 = configs.get_config("h4")
   assert need["fork"] == need["hammer"] == designs.get(h4.design).rows_needed(h4)
   assert set(cats.PAPER_CATEGORIES) <= set(need)
-  assert need["fish"] == max(int(n) for n in configs.get_config("h6").rows_sweep.split(","))
+  h6 = configs.get_config("h6")
+  assert need["fish"] == designs.get(h6.design).rows_needed(h6) == 14_000
   monkeypatch.setattr(mod, "rows_per_category", lambda: {"fork": 7, "hammer": 3})
   src = tmp_path / "src"
   src.mkdir()

@@ -92,7 +92,10 @@ def test_more_rows_than_exist_are_capped_and_recorded(tiny_data_dir, tmp_path):
     (["--hypothesis=h1", "--config.learning_rate=0"], "learning_rate"),
     (["--hypothesis=h1", "--config.rows_per_category=-5"], "rows_per_category"),
     (["--hypothesis=h1", "--config.models=fc,resnet"], "unknown model 'resnet'"),
-    (["--hypothesis=h1", "--config.k_sweep=3,4"], "not a field of h1"),
+    (["--hypothesis=h1", "--config.k_values=3,4"], "not a field of h1"),
+    (["--hypothesis=h1", "--config.row_order=last"], "row_order"),
+    (["--hypothesis=h1", "--config.init=he"], "init"),
+    (["--hypothesis=h1", "--config.model_epochs=fc=x"], "model_epochs"),
 ])
 def test_bad_input_is_one_line_exit_2(tiny_data_dir, tmp_path, flags, needle):
   workdir = tmp_path / "w"

@@ -24,7 +24,7 @@ SBATCH = LAUNCH / "slurm.sbatch"
 SCRIPTS = [GCP, STARTUP, MULTIHOST, SBATCH]
 # Every shell file in the repo, for bash -n and shellcheck (the sourced helpers and gpu.sh, which
 # keeps going after a failed stage, are not held to `set -euo pipefail`).
-LINTED = SCRIPTS + [LAUNCH / "common.sh", LAUNCH / "local.sh", ROOT / "benchmarks" / "gpu.sh",
+LINTED = SCRIPTS + [LAUNCH / "common.sh", LAUNCH / "local.sh", LAUNCH / "h3_ablation.sh", ROOT / "benchmarks" / "gpu.sh",
                     ROOT / "benchmarks" / "paper_times.sh", ROOT / "benchmarks" / "checkpoint_cost.sh",
                     ROOT / "benchmarks" / "tensorboard_cost.sh"]
 

@@ -72,7 +72,9 @@ def _launch_cnn2(data_dir, workdir, devices):
   cmd = [sys.executable, "-m", "qd_jax.launch", "--hypothesis=h2", f"--data_dir={data_dir}",
          f"--categories={','.join(TINY)}", f"--workdir={workdir}", "--config.models=cnn2,fc",
          "--config.num_seeds=2", "--config.epochs=3", "--config.rows_per_category=200",
-         "--config.batch_size=32", "--config.eval_batch_size=64"]
+         "--config.batch_size=32", "--config.eval_batch_size=64",
+         # h2 times its models alike (one run at a time) and gives FC 30 epochs: the defaults here
+         "--config.models_at_once=0", "--config.model_epochs=fc=3"]
   subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
   return wd.read_runs(workdir)
 

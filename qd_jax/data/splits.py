@@ -5,6 +5,9 @@ so a category's split does not depend on which other categories run beside it. T
 files are ordered by source, hence the permutation before anything is cut. Test rows come first
 in that permutation, then validation, then training: test rows never touch training, and for a
 fixed test size a larger training set only adds rows.
+
+`row_order="first"` draws a category's rows from the first ones of its file instead, as the
+paper's authors did (`x[:sample_size]`); the permutation then runs over those rows only.
 """
 
 import dataclasses
@@ -16,6 +19,7 @@ from qd_jax.data.category_file import CategoryFile
 from qd_jax.errors import QdError
 
 PARTS = ("train", "val", "test")
+ROW_ORDERS = ("random", "first")  # config.row_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +27,8 @@ class Sizes:
   train: int
   val: int
   test: int
+  # Oversampling: the training rows repeated, every one before any twice, up to this many (0: none).
+  train_repeated: int = 0
 
   @property
   def total(self) -> int:
@@ -80,9 +86,12 @@ class Split:
 
   def describe(self) -> list[dict]:
     """What the run really used, for runs.jsonl and environment.json."""
-    return [{"category": c.category, "label": c.label, "file": str(c.file.path),
-             "rows_in_file": c.file.rows, **{p: len(c.rows(p)) for p in PARTS}}
-            for c in self.categories]
+    out = []
+    for c in self.categories:
+      unique = len(np.unique(c.train))
+      out.append({"category": c.category, "label": c.label, "file": str(c.file.path), "rows_in_file": c.file.rows,
+                  **{p: len(c.rows(p)) for p in PARTS}, **({"train_unique": unique} if unique < len(c.train) else {})})
+    return out
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -94,16 +103,22 @@ def category_rng(seed: int, category: str) -> np.random.Generator:
   return np.random.default_rng([seed, zlib.crc32(category.encode())])
 
 
-def make_split(files: dict[str, CategoryFile], sizes: dict[str, Sizes], seed: int) -> Split:
+def make_split(files: dict[str, CategoryFile], sizes: dict[str, Sizes], seed: int,
+               row_order: str = "random") -> Split:
   """files and sizes are keyed by category; labels follow the order of `files`."""
+  if row_order not in ROW_ORDERS:
+    raise QdError(f"--config.row_order={row_order!r} is not one of {', '.join(ROW_ORDERS)}",
+                  "pass --config.row_order=random")
   out = []
   for label, (category, file) in enumerate(files.items()):
     want = sizes[category]
     if want.total > file.rows:
       raise QdError(f"{file.path} has {file.rows} rows but {want.total} were asked for",
                     "lower rows_per_category or use a folder with more rows")
-    perm = category_rng(seed, category).permutation(file.rows)
+    perm = category_rng(seed, category).permutation(file.rows if row_order == "random" else want.total)
     test, val, train = np.split(perm[:want.total], [want.test, want.test + want.val])
+    if want.train_repeated > len(train):
+      train = np.resize(train, want.train_repeated)  # cycles through the drawn rows in order
     out.append(CategorySplit(file, label, train, val, test))
   return Split(tuple(out))
 

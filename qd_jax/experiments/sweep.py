@@ -81,18 +81,26 @@ def _take(workdir: pathlib.Path, layouts: list[Layout], held: contextlib.ExitSta
 
 
 def _planned(layouts: list[Layout], done: set) -> list[progress.Planned]:
-  """The runs this launch will train (those not in runs.jsonl), with their work for the ETA."""
-  out = []
+  """The runs this launch will train (those not in runs.jsonl, each once however many hypotheses
+  share it), with their work for the ETA."""
+  out, seen = [], set(done)
   for lay in layouts:
     c = lay.config
     for model in registry.parse(c.models):
       for seed in range(c.seed, c.seed + c.num_seeds):
         for point in lay.points:
-          run_id = run_record.run_id(c.hypothesis, model, seed, point.info)
-          if run_id not in done:
+          run_id = _run_id(c, model, seed, point)
+          if run_id not in seen:
+            seen.add(run_id)
             out.append(progress.Planned(run_id, c.hypothesis, model,
-                                        sum(s.train for s in point.sizes.values()) * c.epochs))
+                                        sum(s.train for s in point.sizes.values()) * base.epochs_for(c, model)))
   return out
+
+
+def _run_id(config, model: str, seed: int, point: designs.Point) -> str:
+  """Runs of a design that hypotheses share (H5 and H6's grid) are named by the design."""
+  owner = config.design if designs.get(config.design).shared_runs else config.hypothesis
+  return run_record.run_id(owner, model, seed, point.info, point.swept)
 
 
 def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log) -> list:
@@ -100,7 +108,7 @@ def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log
   config, todo, design = lay.config, [], designs.get(lay.config.design)
   for seed in range(config.seed, config.seed + config.num_seeds):
     for point in lay.points:
-      run_id = run_record.run_id(config.hypothesis, model, seed, point.info)
+      run_id = _run_id(config, model, seed, point)
       ckpt_dir = workdir / "checkpoints" / run_id.replace("/", "_")
       if run_id in done:
         log(f"[{run_id}] already in {workdir / 'runs.jsonl'}; skipped")
@@ -110,8 +118,8 @@ def _members(lay: Layout, model: str, workdir: pathlib.Path, done: set, log: Log
       ckpts = checkpoint.RunCheckpoints(ckpt_dir, config.checkpoint_every, config.keep_checkpoints,
                                         config.checkpoint_min_seconds)
       split = (design.split(config, point, seed, registry.get(model).input_kind) if design.split
-               else splits.make_split(point.files, point.sizes, seed))
-      todo.append((point, cohort.Member(split, seed, run_id, ckpts)))
+               else splits.make_split(point.files, point.sizes, seed, config.row_order))
+      todo.append((point, cohort.Member(split, seed, run_id, ckpts, point.augmentation)))
   return todo
 
 
@@ -124,7 +132,8 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
     return
   setting = autotune.choose(model, config.batch_size, layers=config.layers, microbatch=config.microbatch,
                             models_at_once=config.models_at_once, on=autotune.enabled(config), log=log)
-  settings = loop.Settings.from_config(config, lay.input_pipeline, setting)
+  settings = dataclasses.replace(loop.Settings.from_config(config, lay.input_pipeline, setting),
+                                 epochs=base.epochs_for(config, model))
   members = [m for _, m in todo]
   groups = cohort.plan(members, model, input_pipeline=lay.input_pipeline, batch_size=config.batch_size,
                        models_at_once=setting.models_at_once, device_data_max_mb=config.device_data_max_mb)
@@ -133,7 +142,8 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
     records = []
     for i, result in zip(group, results):
       point, member = todo[i]
-      records.append(run_record.build(config, point, member, result, lay.input_pipeline, setting.source))
+      records.append(run_record.build(config, point, member, result, lay.input_pipeline, setting.source,
+                                      settings.epochs))
       if wd.is_writer():
         if finish_run := designs.get(config.design).finish_run:
           records[-1].update(finish_run(config, point, member, result, workdir))
@@ -141,10 +151,24 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
           board.finish(records[-1])  # its event files are whole before the run counts as done
         jsonl.append(workdir / "test_predictions.jsonl", run_record.predictions(member, result), sort_keys=True)
         jsonl.append(workdir / "runs.jsonl", records[-1], sort_keys=True)
+      done.add(member.tag)  # a later hypothesis that shares the run reads it instead
       member.checkpoints.remove(delete=wd.is_writer())  # the finished run lives in runs.jsonl
     console.finished(records)
     if wd.is_writer():
       on_cohort(workdir)
+
+
+def _check_shared(layouts: list[Layout]) -> None:
+  """Hypotheses that share a design's runs must ask for the same runs: same config but the name."""
+  first = {}
+  for lay in layouts:
+    if designs.get(lay.config.design).shared_runs:
+      mine = {k: v for k, v in lay.config.to_dict().items() if k != "hypothesis"}
+      other = first.setdefault(lay.config.design, (lay.config.hypothesis, mine))
+      differ = sorted(k for k in mine if mine[k] != other[1].get(k))
+      if differ:
+        raise QdError(f"{other[0]} and {lay.config.hypothesis} share the {lay.config.design} design's runs but "
+                      f"their configs differ in {', '.join(differ)}", "give both the same --config values")
 
 
 def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
@@ -163,6 +187,7 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
   if not wd.is_writer():
     log = lambda _: None  # noqa: E731 (one voice in the console)
   layouts = [layout(config, log) for config in configs]
+  _check_shared(layouts)
   # Everything above may refuse the input; only now does the workdir get written.
   with contextlib.ExitStack() as held:
     _take(workdir, layouts, held, log)

@@ -8,6 +8,8 @@ are the names Flax would pick by itself: Flax derives each layer's initialisatio
 name, so other names would change every seed's initial weights, and every recorded number.
 """
 
+import zlib
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -49,8 +51,27 @@ class CNN(nn.Module):
     return nn.Dense(self.num_classes, name=HEAD_LAYERS[1])(h)
 
 
-def init_params(model: nn.Module, rng: jax.Array, example_shape: tuple[int, ...] = (784,)):
-  return model.init(rng, jnp.zeros((1, *example_shape), jnp.float32))["params"]
+INITS = ("flax", "keras")  # config.init
+
+
+def init_params(model: nn.Module, rng: jax.Array, example_shape: tuple[int, ...] = (784,), init: str = "flax"):
+  """The module's parameters, by Flax's initialisers, or by Keras' defaults (`keras_params`)."""
+  params = model.init(rng, jnp.zeros((1, *example_shape), jnp.float32))["params"]
+  return keras_params(params, rng) if init == "keras" else params
+
+
+def keras_params(params, rng: jax.Array):
+  """Keras' defaults in the same shapes: glorot_uniform kernels (fan in and out over the
+  receptive field, as Keras counts them) and zero biases. Each kernel's key is folded from `rng`
+  and its layer's name, so a layer's draw does not depend on the others."""
+  glorot = jax.nn.initializers.glorot_uniform()
+
+  def one(path, leaf):
+    name = "/".join(str(getattr(k, "key", k)) for k in path)
+    if path[-1].key != "kernel":
+      return jnp.zeros_like(leaf)
+    return glorot(jax.random.fold_in(rng, zlib.crc32(name.encode())), leaf.shape, leaf.dtype)
+  return jax.tree_util.tree_map_with_path(one, params)
 
 
 def param_count(params) -> int:

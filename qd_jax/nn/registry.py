@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from qd_jax.errors import QdError
-from qd_jax.nn import cpu_networks, models, stroke_models
+from qd_jax.nn import augment, cpu_networks, models, stroke_models
 
 LAYERS = ("auto", "fast", "xla")  # config.layers: "fast" is the CPU formulation, "xla" flax's own
 
@@ -25,13 +25,16 @@ class InputKind:
   name: str
   example_shape: tuple[int, ...]  # one row, as the data delivers it
   prepare: Callable[[jax.Array], jax.Array]
+  # (prepared rows, key, (B,) mask) -> rows with the masked ones transformed at random; None: no
+  # augmentation for this kind (H4's affine arm needs one)
+  augment: Callable | None = None
 
 
 def _pixels(x_bd: jax.Array) -> jax.Array:
   return x_bd.astype(jnp.float32) / 255.0  # uint8 travels, float32 computes
 
 
-BITMAP = InputKind("bitmap", (784,), _pixels)
+BITMAP = InputKind("bitmap", (784,), _pixels, augment.affine)
 # (dx, dy, pen lifted, valid) per point, padded to config.max_points (data/strokes.stroke3); the
 # parameters do not depend on the length, so a short example shape initialises them.
 STROKES = InputKind("strokes", (16, 4), lambda x: x.astype(jnp.float32))

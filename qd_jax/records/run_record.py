@@ -3,13 +3,14 @@
 from qd_jax.records import workdir as wd
 
 
-def run_id(hypothesis: str, model: str, seed: int, point_info: dict) -> str:
-  """"h3/cnn2/seed0/rows_per_category=500": the swept field is the point's first one."""
-  swept = [f"{k}={v}" for k, v in list(point_info.items())[:1]]
-  return "/".join([hypothesis, model, f"seed{seed}", *swept])
+def run_id(owner: str, model: str, seed: int, point_info: dict, swept: tuple = ()) -> str:
+  """"h3/cnn2/seed0/rows_per_category=500": the owner (the hypothesis, or a design whose runs
+  hypotheses share), then the point's `swept` fields (by default its first one)."""
+  fields = swept or list(point_info)[:1]
+  return "/".join([owner, model, f"seed{seed}", *(f"{k}={point_info[k]}" for k in fields)])
 
 
-def build(config, point, member, result, input_pipeline: str, autotuned: str) -> dict:
+def build(config, point, member, result, input_pipeline: str, autotuned: str, epoch_budget: int) -> dict:
   """runs.jsonl's line for one run: what was asked (config, sweep point), what data it really
   used (split), what it gave (training.loop.RunResult), and where its layers, microbatch and
   cohort size came from (`autotuned`: training/autotune.Setting.source)."""
@@ -25,6 +26,7 @@ def build(config, point, member, result, input_pipeline: str, autotuned: str) ->
       "confusion_matrix": test["confusion"], "test_examples": len(test["pred"]),
       "train_seconds": result.train_seconds, "compile_seconds": result.compile_seconds,
       "input_pipeline": input_pipeline, "batch_size": config.batch_size, "learning_rate": config.learning_rate,
+      "init": config.init, "row_order": config.row_order, "stopping": "epoch_budget", "epoch_budget": epoch_budget,
       "devices": result.devices, "layers": result.layers, "microbatch": result.microbatch,
       "models_at_once": result.models_at_once, "autotune": autotuned}
 

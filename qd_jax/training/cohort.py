@@ -33,6 +33,7 @@ class Member:
   seed: int
   tag: str
   checkpoints: checkpoint.RunCheckpoints | None = None
+  augmentation: str = "none"  # training/balance.ARMS
 
 
 def device_budget_rows(device_data_max_mb: int) -> int:
@@ -153,6 +154,23 @@ def class_mask(num_classes: list[int]) -> np.ndarray | None:
   return np.arange(k)[None, :] < np.asarray(num_classes)[:, None]
 
 
+def stack_extras(extras: list[dict], num_classes: int) -> dict | None:
+  """The members' per-run step inputs (training/balance.extras) stacked (M, ...), None when no
+  member has any. A member without one gets the value that changes nothing: weight 1 (padded
+  classes 0), no class augmented, key 0."""
+  names = sorted({name for e in extras for name in e})
+  if not names:
+    return None
+  neutral = {"class_weights": np.ones(num_classes, np.float32), "augment": np.zeros(num_classes, bool),
+             "key": np.zeros(2, np.uint32)}
+  out = {}
+  for name in names:
+    rows = [np.asarray(e.get(name, neutral[name])) for e in extras]
+    width = max(r.shape[0] for r in rows)  # classes: zero-padded like the states
+    out[name] = np.stack([np.pad(r, (0, width - r.shape[0])) for r in rows])
+  return out
+
+
 def stack_rows(arrays: list[np.ndarray]) -> np.ndarray:
   """(M, N_max, ...) with each member's rows first and zeros after."""
   n = max(len(a) for a in arrays)
@@ -178,14 +196,15 @@ def epoch_tables(members: list[Member], epoch: int, batch_size: int) -> tuple[np
 
 
 def stacked_step(step):
-  """`step(state, x, y, class_mask)` for M stacked runs (leading axis M on everything); runs
-  that `active` (M,) marks False keep their state."""
-  def run(state, x, y, class_mask, active):
+  """`step(state, x, y, class_mask, extras)` for M stacked runs (leading axis M on everything);
+  runs that `active` (M,) marks False keep their state."""
+  def run(state, x, y, class_mask, active, extras=None):
     if x.shape[0] == 1 and class_mask is None:  # one run: no vmap, the solo program exactly
-      new, m = step(jax.tree_util.tree_map(lambda a: a[0], state), x[0], y[0])
+      first = lambda tree: jax.tree_util.tree_map(lambda a: a[0], tree)  # noqa: E731
+      new, m = step(first(state), x[0], y[0], None, first(extras))
       new, m = jax.tree_util.tree_map(lambda a: a[None], (new, m))
     else:
-      new, m = jax.vmap(step)(state, x, y, class_mask)
+      new, m = jax.vmap(step)(state, x, y, class_mask, extras)
     if active is not None:
       keep = lambda n, o: jnp.where(active.reshape(-1, *[1] * (n.ndim - 1)), n, o)  # noqa: E731
       new = jax.tree_util.tree_map(keep, new, state)

@@ -16,7 +16,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from qd_jax.training import cohort
+from qd_jax.training import balance, cohort
 from qd_jax.training.programs import Programs, place
 
 PIPELINES = ("device", "tfdata")
@@ -48,14 +48,15 @@ class DeviceEpochs:
                            programs.repl)
     mask = cohort.class_mask(num_classes)
     self.mask = None if mask is None else place(mask, programs.repl)
+    extras = cohort.stack_extras([balance.extras(m.augmentation, m.split, m.seed) for m in members], max(num_classes))
+    self.extras = None if extras is None else place(extras, programs.repl)
     self.stacked = cohort.stack(states)
     jax.block_until_ready((self.stacked, self.x, self.y))  # so epoch 1's clock times training alone
 
   def run(self, epoch: int) -> EpochSums:
     idx, active = cohort.epoch_tables(self.members, epoch, self.batch_size)
     p = self.programs
-    self.stacked, out = p.epoch(self.stacked, self.x, self.y, place(idx, p.steps_split), self.mask,
-                                None if active is None else place(active, p.repl))
+    self.stacked, out = p.epoch(self.stacked, self.x, self.y, idx, self.mask, active, self.extras)
     live = np.ones(idx.shape[:2], bool) if active is None else active
     return EpochSums(np.sum(np.asarray(out["loss"]) * live, 0), np.sum(np.asarray(out["correct"]) * live, 0),
                      live.sum(0))
@@ -74,6 +75,8 @@ class StreamEpochs:
     from qd_jax.data import pipeline  # imports TF, which the device path never needs
     self._pipeline, self.member, self.programs, self.batch_size = pipeline, members[0], programs, batch_size
     self.state = states[0]
+    extras = balance.extras(self.member.augmentation, self.member.split, self.member.seed)
+    self.extras = place(extras, programs.repl) if extras else None
 
   def run(self, epoch: int) -> EpochSums:
     loss, correct, steps = 0.0, 0, 0
@@ -81,7 +84,7 @@ class StreamEpochs:
                                                epoch=epoch, process_index=jax.process_index(),
                                                process_count=jax.process_count()):
       xb, yb = (jax.make_array_from_process_local_data(self.programs.rows, a) for a in (xb, yb))
-      self.state, out = self.programs.step(self.state, xb, yb)
+      self.state, out = self.programs.step(self.state, xb, yb, self.extras)
       loss, correct, steps = loss + out["loss"], correct + out["correct"], steps + 1
     return EpochSums(np.array([float(loss)]), np.array([int(correct)]), np.array([steps]))
 

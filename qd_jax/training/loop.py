@@ -31,12 +31,13 @@ class Settings:
   input_pipeline: str = "device"  # epochs.PIPELINES
   layers: str = "auto"  # nn.registry.LAYERS: what is asked for; RunResult.layers is what ran
   microbatch: int = 0  # rows per chunk inside the step (0: whole batches); training/autotune.py
+  init: str = "flax"  # nn.models.INITS
 
   @classmethod
   def from_config(cls, config, input_pipeline: str, setting) -> "Settings":
     """`setting`: the autotune.Setting chosen for this model on this machine."""
     return cls(config.epochs, config.batch_size, config.eval_batch_size, config.learning_rate,
-               input_pipeline, setting.layers, setting.microbatch)
+               input_pipeline, setting.layers, setting.microbatch, config.init)
 
 
 @dataclasses.dataclass
@@ -129,7 +130,7 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
   cohort_programs = run_programs[int(np.argmax(ks))]  # the most classes: the stacked state's shapes
   compiled = lambda: sum(p.compile_seconds for p in set(run_programs))  # noqa: E731
   compiled_at_start = compiled()
-  states = [p.init_state(m.seed) for p, m in zip(run_programs, members)]
+  states = [p.init_state(m.seed, settings.init) for p, m in zip(run_programs, members)]
   start, states, histories, train_seconds = _resume(members, states, run_programs, log)
   for m, history in zip(members, histories):
     observer.started(m, history)

@@ -71,15 +71,33 @@ def microbatch_value_and_grad(loss_fn, chunk: int):
   return run
 
 
-def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, class_mask=None, *,
-               prepare: Callable, microbatch: int = 0):
+def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, class_mask=None, extras=None, *,
+               prepare: Callable, augment: Callable | None = None, microbatch: int = 0):
   """One Adam step on raw rows x (prepare turns them into the network's input). `microbatch` > 0
   walks the batch in chunks of that many rows: the same gradient, faster for CNNs on XLA:CPU.
-  `class_mask` (K,) drops padded classes from the softmax (cohorts whose runs differ in k)."""
+  `class_mask` (K,) drops padded classes from the softmax (cohorts whose runs differ in k).
+  `extras` (training/balance.extras): `class_weights` (K,) weight each row's loss by its class;
+  `augment` (K,) with `key` transforms the rows of those classes at random (`augment`), with a
+  key folded from the run's key and its step count, so a resumed run draws the same."""
+  extras = extras or {}
+  weights = extras.get("class_weights")
+  if "augment" in extras:
+    if augment is None:
+      raise ValueError("this model's input kind has no augmentation")
+    key = jax.random.fold_in(jax.random.wrap_key_data(extras["key"]), state.step)
+    marked = extras["augment"][y]
+    # A conditional, so XLA materialises the drawn rows once instead of fusing the sampling into
+    # every read of them (the CPU convolutions read each pixel several times: 5x the step's flops
+    # when fused); a batch with no marked row skips the draw. Stacked runs (vmap) get a select.
+    x = jax.lax.cond(jnp.any(marked), lambda v: augment(v, key, marked), lambda v: v, prepare(x))
+    prepare = lambda v: v  # noqa: E731
+
   def loss_fn(params, x, y):
     logits = state.apply_fn({"params": params}, prepare(x))
     if class_mask is not None:
       logits = jnp.where(class_mask, logits, -1e9)  # exp underflows to 0: the k-class softmax
+    if weights is not None:  # Keras' class_weight: the batch mean of weight x loss
+      return jnp.mean(weights[y] * losses.cross_entropy(logits, y)), logits
     return losses.mean_cross_entropy(logits, y), logits
 
   chunk = microbatch if microbatch and x.shape[0] % microbatch == 0 else 0
@@ -96,11 +114,26 @@ def predict(state: train_state.TrainState, xb: jax.Array, yb: jax.Array, *, prep
   return jax.lax.map(one, (xb, yb))
 
 
+CHUNK_STEPS = (32, 4)  # an epoch scans in chunks of 32 steps, then its tail in chunks of 4
+
+
+def chunks(steps: int, sizes: tuple[int, int] = CHUNK_STEPS) -> list[tuple[int, int]]:
+  """(start, length) of an epoch's chunks; the last one may reach past `steps` (by at most 3 steps,
+  which run masked)."""
+  big, small = sizes
+  full = steps - steps % big
+  return [(s, big) for s in range(0, full, big)] + [(s, small) for s in range(full, steps, small)]
+
+
+def _shapes(extras: dict | None) -> tuple:
+  """What a compiled program depends on in a run's step inputs: their names and shapes."""
+  return tuple(sorted((name, np.shape(a)) for name, a in (extras or {}).items()))
+
+
 @dataclasses.dataclass
 class EvalSet:
   """Rows to score, padded to whole batches and placed on the devices once for every epoch."""
-  xb: jax.Array  # (nb, batch, ...)
-  yb: jax.Array  # (nb, batch)
+  batches: list[tuple[jax.Array, jax.Array]]  # ((1, batch, ...), (1, batch)) each
   y: np.ndarray  # the true labels, unpadded
 
 
@@ -116,9 +149,12 @@ class Programs:
     self.apply = spec.apply(self.layers, num_classes)
     self.tx = optax.adam(learning_rate)
     self.microbatch = microbatch
-    self.scan_epochs = spec.scan_epochs
+    # Models whose own loops (an LSTM's scan) ran several times slower inside the epoch's scan on
+    # XLA:CPU (nn/registry.py, scan_epochs) take their epoch one step per call.
+    self.chunk_steps = CHUNK_STEPS if spec.scan_epochs else (1, 1)
     prepare = spec.input_kind.prepare
-    self._step = functools.partial(train_step, prepare=prepare, microbatch=self.microbatch)
+    self._step = functools.partial(train_step, prepare=prepare, augment=spec.input_kind.augment,
+                                   microbatch=self.microbatch)
     self._predict = functools.partial(predict, prepare=prepare)
     self.repl = NamedSharding(mesh_, P())
     self.rows = NamedSharding(mesh_, P("data"))  # (B, ...) split along B
@@ -127,14 +163,15 @@ class Programs:
     self.compile_seconds = 0.0
     self._executables = {}
 
-  def init_state(self, seed: int) -> train_state.TrainState:
-    """A run's initial state, from one compiled program per setting: flax's initializers run op
-    by op otherwise, which cost more per run than a small run's training (the same bits)."""
-    def init(key):
-      params = models.init_params(self.model, key, self.input_kind.example_shape)
+  def init_state(self, seed: int, init: str = "flax") -> train_state.TrainState:
+    """The run's initial state: Flax's initialisers, or Keras' (models.INITS) on the same keys,
+    from one compiled program per setting: the initialisers run op by op otherwise, which cost
+    more per run than a small run's training (the same bits)."""
+    def create(key):
+      params = models.init_params(self.model, key, self.input_kind.example_shape, init)
       return train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx)
     key = jax.random.key(seed)
-    return self._compiled(("init",), init, key, out_shardings=self.repl)(key)
+    return self._compiled(("init", init), create, key, out_shardings=self.repl)(key)
 
   def _compiled(self, key, fn: Callable, *args, **jit_kwargs):
     if key not in self._executables:
@@ -143,59 +180,70 @@ class Programs:
       self.compile_seconds += time.perf_counter() - t0
     return self._executables[key]
 
-  def step(self, state, x, y):
-    f = self._compiled(("step", x.shape), self._step, state, x, y, donate_argnums=0,
-                       in_shardings=(self.repl, self.rows, self.rows), out_shardings=self.repl)
-    return f(state, x, y)
+  def step(self, state, x, y, extras=None):
+    key = ("step", x.shape, _shapes(extras))
+    f = self._compiled(key, lambda s, x, y, e: self._step(s, x, y, None, e), state, x, y, extras, donate_argnums=0,
+                       in_shardings=(self.repl, self.rows, self.rows, self.repl), out_shardings=self.repl)
+    return f(state, x, y, extras)
 
-  def epoch(self, state, x_all, y_all, idx, class_mask=None, active=None):
-    """A whole epoch of M stacked runs as one program: a scan of the cohort's step over
-    device-resident rows x_all (M, N, ...), with indices idx (S, M, B) and active (S, M)."""
-    step, split_b = cohort.stacked_step(self._step), self.cols
+  def epoch(self, state, x_all, y_all, idx, class_mask=None, active=None, extras=None):
+    """A whole epoch of M stacked runs: the cohort's step scanned over batches gathered from the
+    device-resident rows x_all (M, N, ...) by indices idx (S, M, B) (host values); active (S, M)
+    masks steps, and `extras` ({name: (M, ...)}, cohort.stack_extras) are the runs' step inputs.
 
-    def one(state, x_all, y_all, i, class_mask, act):
-      take = jax.vmap(lambda a, j: a[j])
-      x = jax.lax.with_sharding_constraint(take(x_all, i), split_b)  # (M, B, ...)
-      y = jax.lax.with_sharding_constraint(take(y_all, i), split_b)
-      return step(state, x, y, class_mask, act)
-
-    def run(state, x_all, y_all, idx, class_mask, active):
-      return jax.lax.scan(lambda st, inputs: one(st, x_all, y_all, inputs[0], class_mask, inputs[1]),
-                          state, (idx, active))
-
-    shapes = tuple(None if a is None else a.shape for a in (x_all, idx, class_mask, active))
-    if not self.scan_epochs:
-      return self._stepwise(one, shapes, state, x_all, y_all, idx, class_mask, active)
-    f = self._compiled(("epoch", shapes), run, state, x_all, y_all, idx, class_mask, active,
-                       donate_argnums=0, out_shardings=self.repl,
-                       in_shardings=(self.repl, self.repl, self.repl, self.steps_split, self.repl, self.repl))
-    return f(state, x_all, y_all, idx, class_mask, active)
-
-  def _stepwise(self, one, shapes, state, x_all, y_all, idx, class_mask, active):
-    """`epoch` one compiled step per call: for models whose own loops (an LSTM's scan) ran
-    several times slower inside the epoch's scan on XLA:CPU (nn/registry.py, scan_epochs)."""
-    f = self._compiled(("epoch_step", shapes), one, state, x_all, y_all, idx[0], class_mask,
-                       None if active is None else active[0], donate_argnums=0, out_shardings=self.repl,
-                       in_shardings=(self.repl, self.repl, self.repl, self.cols, self.repl, self.repl))
+    The scan runs in chunks of fixed lengths (`chunks`), each fed by a gather program, so the
+    costly program depends on neither N nor S: runs of every size share its compilation, and
+    only the cheap gather compiles per N."""
+    idx = np.asarray(idx)
+    live_all = np.ones(idx.shape[:2], bool) if active is None else np.asarray(active)
     outs = []
-    for s in range(idx.shape[0]):
-      state, out = f(state, x_all, y_all, idx[s], class_mask, None if active is None else active[s])
+    for start, size in chunks(idx.shape[0], self.chunk_steps):
+      i = idx[start:start + size]
+      live = np.zeros((size, idx.shape[1]), bool)
+      live[:len(i)] = live_all[start:start + size]  # the steps past S are padding, masked
+      i = np.concatenate([i, np.zeros((size - len(i), *i.shape[1:]), i.dtype)])
+      x, y = self._gather(x_all, y_all, place(i, self.steps_split))
+      state, out = self._scan(state, x, y, class_mask, place(live, self.repl), extras)
       outs.append(out)
-    return state, jax.tree_util.tree_map(lambda *a: jnp.stack(a), *outs)
+    return state, {k: np.concatenate([np.asarray(o[k]) for o in outs])[:idx.shape[0]] for k in outs[0]}
+
+  def _gather(self, x_all, y_all, idx):
+    """(C, M, B, ...) rows and (C, M, B) labels of one chunk, split along B."""
+    def take(x_all, y_all, idx):
+      per_run = jax.vmap(lambda a, j: a[j], in_axes=(0, 1), out_axes=1)
+      return per_run(x_all, idx), per_run(y_all, idx)
+    f = self._compiled(("gather", x_all.shape, y_all.shape, idx.shape), take, x_all, y_all, idx,
+                       in_shardings=(self.repl, self.repl, self.steps_split),
+                       out_shardings=(self.steps_split, self.steps_split))
+    return f(x_all, y_all, idx)
+
+  def _scan(self, state, x, y, class_mask, live, extras):
+    step = cohort.stacked_step(self._step)
+
+    def run(state, x, y, class_mask, live, extras):
+      return jax.lax.scan(lambda s, inputs: step(s, *inputs[:2], class_mask, inputs[2], extras), state, (x, y, live))
+
+    key = ("scan", x.shape, None if class_mask is None else class_mask.shape, _shapes(extras))
+    f = self._compiled(key, run, state, x, y, class_mask, live, extras, donate_argnums=0, out_shardings=self.repl,
+                       in_shardings=(self.repl, self.steps_split, self.steps_split, self.repl, self.repl, self.repl))
+    return f(state, x, y, class_mask, live, extras)
 
   def eval_set(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> EvalSet:
     nb = -(-len(y) // batch_size)
     pad = nb * batch_size - len(y)
-    xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(nb, batch_size, *x.shape[1:])
-    yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(nb, batch_size)
-    return EvalSet(*place((xb, yb), self.cols), y)
+    xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(nb, 1, batch_size, *x.shape[1:])
+    yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(nb, 1, batch_size)
+    return EvalSet([place((a, b), self.cols) for a, b in zip(xb, yb)], y)
 
   def evaluate(self, state, data: EvalSet) -> dict:
-    """Accuracy, mean loss, per-class accuracy and confusion matrix over every row (padding dropped)."""
-    f = self._compiled(("eval", data.xb.shape), self._predict, state, data.xb, data.yb,
+    """Accuracy, mean loss, per-class accuracy and confusion matrix over every row (padding dropped).
+    One batch per call of one program, so sets of every size share its compilation."""
+    xb, yb = data.batches[0]
+    f = self._compiled(("eval", xb.shape), self._predict, state, xb, yb,
                        in_shardings=(self.repl, self.cols, self.cols), out_shardings=self.repl)
     y, n, k = data.y, len(data.y), self.num_classes
-    pred, ce = (np.asarray(a).reshape(-1)[:n] for a in f(state, data.xb, data.yb))
+    outs = [f(state, xb, yb) for xb, yb in data.batches]
+    pred, ce = (np.concatenate([np.asarray(o[i]).reshape(-1) for o in outs])[:n] for i in (0, 1))
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (y, pred), 1)
     per_class = np.diag(confusion) / np.maximum(confusion.sum(1), 1)

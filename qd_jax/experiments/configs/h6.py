@@ -1,21 +1,19 @@
-r"""H6: accuracy rises with rows per category (n = 7,000 ... 20,000 at k = 10).
+r"""H6: accuracy rises with rows per category, on the k x n grid that H5 shares.
 
     python -m qd_jax.launch --hypothesis=h6 \
         --data_dir=../shared/data/quickdraw \
         --categories=airplane,cat,rainbow,dog,smiley\ face,clock,bird,flower,house,skull
 
-Paper (Fig. 11): OLS slope of +0.0016 accuracy points per added row. Where the files are smaller,
-at least five sizes on an even grid up to the smallest file.
+Paper (Fig. 11): the same OLS as H5's, test accuracy +1.601e-05 per added row (its "+.0016%")
+and test loss -5.628e-05 nats per row. H5 and H6 name their runs by the grid, so under
+`--hypothesis=all` each run trains once and both read it.
 """
 
 from qd_jax.experiments.configs import base
 
 
 def get_config():
-  config = base.get_config("rows")
+  config = base.get_config("grid")
   config.hypothesis = "h6"
   config.models = "cnn2"
-  config.rows_sweep = ",".join(str(n) for n in range(7000, 20001, 1000))
-  config.min_sweep_points = 5
-  config.quick_overrides.rows_sweep = "200,300,400,500,600"
   return config

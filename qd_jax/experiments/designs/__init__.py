@@ -30,6 +30,8 @@ class Point:
   sizes: dict[str, splits.Sizes]
   rows_per_category: int  # drawn per category before the split (imbalance: the majority's)
   rows_requested: int  # what the design asked for at this point, before any cut to the data
+  swept: tuple[str, ...] = ()  # the info fields that name the run (records/run_record.run_id); () = the first
+  augmentation: str = "none"  # training/balance.ARMS: how the minority is helped, with no new real data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +49,10 @@ class Design:
   # (config, point, member, result, workdir) -> more fields for a finished run's runs.jsonl line
   finish_run: Callable | None = None
   input_kinds: tuple[str, ...] = ("bitmap",)  # the model input kinds its splits deliver
+  # Runs named by the design, not the hypothesis: hypotheses that share this design (H5 and H6 on
+  # one grid) train each run once, and each reads all of them.
+  shared_runs: bool = False
+  quick: dict = dataclasses.field(default_factory=dict)  # its fields under --quick
 
 
 def names() -> tuple[str, ...]:
@@ -67,9 +73,18 @@ def all_fields() -> dict:
   return out
 
 
+def _expand(token: str) -> list[str]:
+  """"3..9" is 3, 4, ..., 9 and "2000..14000/1000" steps by 1,000; anything else is itself."""
+  if ".." not in token:
+    return [token]
+  first, _, rest = token.partition("..")
+  last, _, step = rest.partition("/")
+  return [str(v) for v in range(int(first), int(last) + 1, int(step or 1))]
+
+
 def _values(text: str, flag: str, cast, ok, what: str, example: str) -> list:
   try:
-    values = [cast(v) for v in text.split(",") if v.strip()]
+    values = [cast(v) for token in text.split(",") if token.strip() for v in _expand(token.strip())]
   except ValueError:
     values = []
   if not values or not all(ok(v) for v in values):
@@ -78,7 +93,7 @@ def _values(text: str, flag: str, cast, ok, what: str, example: str) -> list:
 
 
 def ints(text: str, flag: str) -> list[int]:
-  return _values(text, flag, int, lambda v: v > 0, "positive integers", "3,4,5")
+  return _values(text, flag, int, lambda v: v > 0, "positive integers", "3,4,5 or 3..9 or 2000..14000/1000")
 
 
 def floats(text: str, flag: str) -> list[float]:
