@@ -20,7 +20,8 @@ import numpy as np
 
 from qd_jax.data import splits
 from qd_jax.errors import QdError
-from qd_jax.experiments import configs, sweep
+from qd_jax.experiments import configs, designs, sweep
+from qd_jax.experiments.configs import base
 from qd_jax.nn import registry
 from qd_jax.training import cohort
 
@@ -54,12 +55,13 @@ def hypothesis(config) -> list[dict]:
   steps = [m.split.count("train") // config.batch_size for m in members]
   out = []
   for model in registry.parse(config.models):
+    epochs = base.epochs_for(config, model)
     groups = cohort.plan(members, model, input_pipeline=lay.input_pipeline, batch_size=config.batch_size,
                          models_at_once=config.models_at_once, device_data_max_mb=config.device_data_max_mb)
     out.append({"model": model, "runs": len(members), "cohorts": [len(g) for g in groups],
-                "train_samples": sum(steps) * config.batch_size * config.epochs,
+                "train_samples": sum(steps) * config.batch_size * epochs,
                 # a cohort runs its longest member's steps for all of its members
-                "work": [max(steps[i] for i in g) * config.batch_size * config.epochs * len(g) for g in groups]})
+                "work": [max(steps[i] for i in g) * config.batch_size * epochs * len(g) for g in groups]})
   return out
 
 
@@ -67,15 +69,23 @@ def main(argv=None) -> list[dict]:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--bench", required=True, help="benchmarks/throughput.py --json output")
   p.add_argument("--data_dir", required=True, help="paper-sized files (benchmarks/paper_scale_data.py)")
-  p.add_argument("--models_at_once", type=int, default=16, help="runs stacked per sweep (GPU default 16)")
+  p.add_argument("--models_at_once", type=int, default=16,
+                 help="runs stacked per sweep where a hypothesis leaves it to the machine (GPU default 16)")
   p.add_argument("--usd_per_hour", type=float, default=0.0, help="the GPU VM's price, for the cost column")
   p.add_argument("--json", help="also write the rows here, unrounded (benchmarks/cost.py --estimate reads it)")
   args = p.parse_args(argv)
   with open(args.bench) as f:
     bench = json.load(f)
   out = []
-  overrides = {"data_dir": args.data_dir, "download": False, "models_at_once": args.models_at_once}
+  overrides = {"data_dir": args.data_dir, "download": False}
+  shared = set()
   for config in configs.get_configs("all", overrides=overrides):
+    if not config.models_at_once:  # a hypothesis that fixes it (H2 times its models alike) keeps it
+      config.models_at_once = args.models_at_once
+    if designs.get(config.design).shared_runs:
+      if config.design in shared:  # H6 reads H5's grid runs: trained once
+        continue
+      shared.add(config.design)
     for h in hypothesis(config):
       measured = rates(bench, h["model"], config.batch_size)
       seconds = sum(w / rate_at(measured, m) for w, m in zip(h.pop("work"), h["cohorts"]))

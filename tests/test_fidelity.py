@@ -96,7 +96,7 @@ def test_affine_keeps_shapes_is_seeded_and_leaves_unmarked_rows():
 
 
 def test_keras_init_draws_glorot_kernels_and_zero_biases():
-  for name in registry.names():
+  for name in (n for n in registry.names() if registry.get(n).input_kind is registry.BITMAP):  # the paper's Keras nets
     module = registry.get(name).create(10)
     keras = models.init_params(module, jax.random.key(0), init="keras")
     flax = models.init_params(module, jax.random.key(0))

@@ -154,7 +154,7 @@ def _logged_epochs(run_dir: pathlib.Path) -> list[int]:
 
 def _tiny(data_dir, **overrides):
   return configs.get_config("h1", overrides={
-      "data_dir": str(data_dir), "categories": ",".join(TINY), "models": "fc", "num_seeds": 2, "epochs": 2,
+      "data_dir": str(data_dir), "categories": ",".join(TINY), "models": "fc", "num_seeds": 2, "epochs": 2, "model_epochs": "",
       "rows_per_category": 200, "batch_size": 32, "eval_batch_size": 64, **overrides})
 
 
