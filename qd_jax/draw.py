@@ -9,10 +9,7 @@ at any scale; the server does Google's preprocessing (data/strokes.simplify) and
 one-line reason, and the server keeps serving.
 """
 
-import argparse
 import dataclasses
-import http.server
-import importlib.resources
 import json
 import math
 import pathlib
@@ -20,9 +17,9 @@ import sys
 
 import numpy as np
 
+from qd_jax import pages
 from qd_jax.data import strokes
 from qd_jax.errors import QdError
-from qd_jax.human import Handler as _PageHandler, _Parser
 from qd_jax.records import params as saved_params, workdir as wd
 
 MAX_BODY = 1 << 20  # 1 MB: a long drawing in raw canvas coordinates is ~100 KB
@@ -97,7 +94,7 @@ def load(workdir: pathlib.Path) -> Guesser:
                  int(meta["max_points"]), params, float(best.get("test_accuracy") or 0.0))
 
 
-class Handler(_PageHandler):
+class Handler(pages.JsonHandler):
   """GET / and /info; POST /guess; every other method or path a JSON 4xx."""
   server_version = "qd_jax-draw"
 
@@ -151,21 +148,10 @@ class Handler(_PageHandler):
     self._json(200, {"guesses": self.server.guesser.guess(drawing)})
 
 
-class DrawServer(http.server.ThreadingHTTPServer):
-  daemon_threads = True
-
+class DrawServer(pages.LoopbackServer):
   def __init__(self, guesser: Guesser, port: int):
     self.guesser = guesser
-    self.page = (importlib.resources.files("qd_jax") / "draw_page.html").read_bytes()
-    try:
-      super().__init__(("127.0.0.1", port), Handler)  # loopback only, never 0.0.0.0
-    except OSError as e:
-      raise QdError(f"cannot listen on 127.0.0.1:{port}: {e.strerror}",
-                    "pass another --port, or --port=0 for any free one") from None
-
-  @property
-  def url(self) -> str:
-    return f"http://127.0.0.1:{self.server_address[1]}/"
+    super().__init__(Handler, "draw_page.html", port)
 
 
 def build(workdir, port: int = 0) -> DrawServer:
@@ -175,7 +161,7 @@ def build(workdir, port: int = 0) -> DrawServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-  p = _Parser(prog="python -m qd_jax.draw", description=__doc__.split("\n\n")[1])
+  p = pages.Parser(prog="python -m qd_jax.draw", description=__doc__.split("\n\n")[1])
   p.add_argument("--workdir", required=True, help="a workdir whose runs kept their parameters")
   p.add_argument("--port", type=int, default=8766, help="0 picks any free port")
   args = p.parse_args(argv)

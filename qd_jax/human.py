@@ -6,11 +6,8 @@ and appends each answer to DIR/human.jsonl as one whole line. Stop it at any tim
 the same workdir, seed and n skips what this person already answered.
 """
 
-import argparse
 import dataclasses
 import datetime
-import http.server
-import importlib.resources
 import json
 import pathlib
 import re
@@ -22,9 +19,10 @@ import zlib
 
 import numpy as np
 
+from qd_jax import pages
 from qd_jax.data import splits
-from qd_jax.records import jsonl
 from qd_jax.errors import QdError
+from qd_jax.records import jsonl
 
 LOG_NAME = "human.jsonl"
 MAX_BODY = 4096  # an answer is ~100 bytes
@@ -151,32 +149,9 @@ class Session:
       return self.progress(name)
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-  """Routes by exact path; nothing in a request ever names a file."""
+class Handler(pages.JsonHandler):
+  """GET /, /state, /drawing/<i>.png; POST /answer."""
   server_version = "qd_jax-human"
-
-  def log_message(self, format, *args):
-    pass  # answers are in human.jsonl; the terminal stays readable
-
-  def _send(self, code: int, ctype: str, body: bytes) -> None:
-    self.send_response(code)
-    self.send_header("Content-Type", ctype)
-    self.send_header("Content-Length", str(len(body)))
-    self.send_header("Cache-Control", "no-store")
-    self.send_header("X-Content-Type-Options", "nosniff")
-    self.end_headers()
-    self.wfile.write(body)
-
-  def _json(self, code: int, obj: dict) -> None:
-    self._send(code, "application/json", json.dumps(obj).encode())
-
-  def _host_ok(self) -> bool:
-    # Another site rebinding its DNS name to 127.0.0.1 would still send its own Host.
-    port = self.server.server_address[1]
-    if self.headers.get("Host") in (f"127.0.0.1:{port}", f"localhost:{port}"):
-      return True
-    self._json(403, {"error": "use the address the server printed"})
-    return False
 
   def do_GET(self) -> None:
     if not self._host_ok():
@@ -217,21 +192,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
       return self._json(400, {"error": str(e)})
 
 
-class HumanServer(http.server.ThreadingHTTPServer):
-  daemon_threads = True
-
+class HumanServer(pages.LoopbackServer):
   def __init__(self, session: Session, port: int):
     self.session = session
-    self.page = (importlib.resources.files("qd_jax") / "human_page.html").read_bytes()
-    try:
-      super().__init__(("127.0.0.1", port), Handler)  # loopback only, never 0.0.0.0
-    except OSError as e:
-      raise QdError(f"cannot listen on 127.0.0.1:{port}: {e.strerror}",
-                    "pass another --port, or --port=0 for any free one") from None
-
-  @property
-  def url(self) -> str:
-    return f"http://127.0.0.1:{self.server_address[1]}/"
+    super().__init__(Handler, "human_page.html", port)
 
 
 def build(workdir, data_dir=None, categories=None, n=100, seed=0, port=0, log=print) -> HumanServer:
@@ -248,14 +212,8 @@ def build(workdir, data_dir=None, categories=None, n=100, seed=0, port=0, log=pr
   return HumanServer(Session(drawings, list(split.names), seed, workdir), port)
 
 
-class _Parser(argparse.ArgumentParser):
-  def error(self, message):
-    print(f"qd_jax: error: {message}; see --help", file=sys.stderr)
-    sys.exit(2)
-
-
 def main(argv: list[str] | None = None) -> None:
-  p = _Parser(prog="python -m qd_jax.human", description=__doc__.split("\n\n")[1])
+  p = pages.Parser(prog="python -m qd_jax.human", description=__doc__.split("\n\n")[1])
   p.add_argument("--workdir", required=True, help="answers go to WORKDIR/human.jsonl")
   p.add_argument("--data_dir", help="folder of <category>.npy files (default: as in qd_jax.launch)")
   p.add_argument("--categories", help="comma-separated official names (default: the paper's ten)")

@@ -149,6 +149,7 @@ class Programs:
     self.apply = spec.apply(self.layers, num_classes)
     self.tx = optax.adam(learning_rate)
     self.microbatch = microbatch
+    self.eval_rows = spec.cpu_eval_rows if self.layers == "fast" and spec.cpu_eval_rows % mesh_.size == 0 else 0
     # Models whose own loops (an LSTM's scan) ran several times slower inside the epoch's scan on
     # XLA:CPU (nn/registry.py, scan_epochs) take their epoch one step per call.
     self.chunk_steps = CHUNK_STEPS if spec.scan_epochs else (1, 1)
@@ -229,6 +230,10 @@ class Programs:
     return f(state, x, y, class_mask, live, extras)
 
   def eval_set(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> EvalSet:
+    """x, y cut into calls of `batch_size` rows (or the CPU formulation's eval_rows, where they
+    divide it), the last one padded."""
+    if self.eval_rows and batch_size % self.eval_rows == 0:
+      batch_size = self.eval_rows
     nb = -(-len(y) // batch_size)
     pad = nb * batch_size - len(y)
     xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(nb, 1, batch_size, *x.shape[1:])
