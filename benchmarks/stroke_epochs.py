@@ -1,9 +1,10 @@
-"""The stroke model's epoch as one compiled scan vs one compiled step per call, side by side.
+"""The stroke model's epoch as compiled scans of many steps vs one step per call, side by side.
 
     python benchmarks/stroke_epochs.py --strokes_dir=../shared/data/quickdraw_strokes
 
 Why nn/registry.py sets scan_epochs=False for the stroke model: on XLA:CPU its LSTM steps ran
-several times slower inside the epoch's scan. Prints seconds per epoch (median of --repeats,
+several times slower inside a scan over steps (training/programs.py runs an epoch as scans of
+CHUNK_STEPS steps; scan_epochs=False makes them scans of one step). Prints seconds per epoch (median of --repeats,
 after one warm-up epoch that compiles) for both, alternating, and their ratio.
 """
 
@@ -28,10 +29,10 @@ def main() -> None:
   split = stroke_split.make_split(files, {c: splits.sizes_for(args.rows, 0.1, 0.2) for c in CATS}, 0, "strokes", 200)
   runners, times = {}, {True: [], False: []}
   for scan in (True, False):
-    progs = programs.Programs("rnn", len(CATS), 1e-3, "auto", programs.mesh())
-    progs.scan_epochs = scan
+    compiled = programs.Programs("rnn", len(CATS), 1e-3, "auto", programs.mesh())
+    compiled.chunk_steps = programs.CHUNK_STEPS if scan else (1, 1)  # scans of 32 and 4 steps, or of 1
     member = cohort.Member(split, 0, "bench")
-    runners[scan] = epochs.DeviceEpochs([member], [progs.init_state(0)], progs, [len(CATS)], 128)
+    runners[scan] = epochs.DeviceEpochs([member], [compiled.init_state(0)], compiled, [len(CATS)], 128)
     runners[scan].run(0)  # compiles
   for r in range(args.repeats):
     for scan in (True, False):

@@ -53,7 +53,7 @@ class ModelSpec:
   accelerator_cohort: int = 16  # ... and on GPUs and TPUs
   input_kind: InputKind = BITMAP
   # An epoch as one compiled scan of steps; False: one compiled step per call. The stroke model's
-  # LSTM steps ran 6.5x slower inside the epoch's scan on XLA:CPU (benchmarks/stroke_epochs.py).
+  # LSTM steps ran 7x slower inside a scan over steps on XLA:CPU (benchmarks/stroke_epochs.py).
   scan_epochs: bool = True
 
   def create(self, num_classes: int) -> nn.Module:
