@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What writing TensorBoard event files costs a short sweep: --hypothesis=h1 on a data folder,
-# alternately with event files (the default, which loads TensorFlow on process 0) and with
+# alternately with event files (the default) and with
 # --notensorboard, ROUNDS times each, printing the launcher's "(N s in all)" and the whole
 # process's wall time (Python start-up and imports included).
 #

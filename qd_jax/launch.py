@@ -8,6 +8,7 @@ import os
 import pathlib
 import sys
 import traceback
+import warnings
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -35,6 +36,9 @@ _CLUSTER_SIZE_VARS = ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
 
 def _fail(message: str) -> None:
   print(f"qd_jax: error: {message}", file=sys.stderr)
+  # A save that failed mid-write (a full disk) leaves orbax's write coroutines unawaited; their
+  # warnings at exit are not news after the line above.
+  warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
   sys.exit(2)
 
 
@@ -67,8 +71,9 @@ def _init_distributed() -> None:
 
 def _run(todo: list, workdir: pathlib.Path) -> None:
   # Heavy imports only after the flags are known to be good. Only the launcher imports
-  # analysis: summary.md after every cohort, and the report (REPORT.md, analysis.json) at the end.
-  from analysis import report, summary
+  # analysis: summary.md after every cohort, and the report (REPORT.md, analysis.json) at the end;
+  # both on first use, since statsmodels, scipy and matplotlib take seconds to load and a config
+  # that fails its checks should say so without waiting for them.
   from qd_jax.experiments import sweep
   from qd_jax.records import storage, workdir as wd
   from qd_jax.training import checkpoint
@@ -76,11 +81,16 @@ def _run(todo: list, workdir: pathlib.Path) -> None:
   storage.set_verbose(FLAGS.verbose)
 
   def build_report(w):  # inside the sweep, so the workdir's lock covers it too
+    from analysis import report
     report.build(w)
     print(f"report: {w / 'REPORT.md'}")
 
+  def write_summary(w):
+    from analysis import summary
+    summary.write(w, todo)
+
   try:
-    sweep.run_hypotheses(todo, workdir, on_cohort=lambda w: summary.write(w, todo),
+    sweep.run_hypotheses(todo, workdir, on_cohort=write_summary,
                          on_done=build_report,
                          verbose=FLAGS.verbose, tensorboard_events=FLAGS.tensorboard)
   except checkpoint.Preempted as e:

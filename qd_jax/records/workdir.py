@@ -15,7 +15,7 @@ from qd_jax.records import jsonl, storage
 RECORDS = ("runs.jsonl", "test_predictions.jsonl")
 
 PACKAGES = ("qd_jax", "jax", "jaxlib", "flax", "optax", "numpy", "tensorflow-cpu", "tensorflow",
-            "tensorflow-datasets", "ml_collections", "absl-py", "scipy", "statsmodels", "clu", "tensorboard")
+            "tensorflow-datasets", "ml_collections", "absl-py", "scipy", "statsmodels", "tensorboard")
 
 
 def is_writer() -> bool:

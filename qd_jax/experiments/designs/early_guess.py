@@ -11,8 +11,7 @@ cut to each fraction of their drawing time (experiments/guessing.py).
 from qd_jax.data import stroke_download, stroke_split
 from qd_jax.data.stroke_file import StrokeFile
 from qd_jax.errors import QdError
-from qd_jax.experiments import designs, guessing
-from qd_jax.records import params
+from qd_jax.experiments import designs
 
 FIELDS = {
     "strokes_dir": "",  # "" = $QD_STROKES_DIR, else ~/.cache/qd_jax/quickdraw_strokes
@@ -45,6 +44,8 @@ def split(config, point: designs.Point, seed: int, input_kind):
 
 def finish_run(config, point, member, result, workdir) -> dict:
   """The run's parameters saved, and its early-guess curves, for its runs.jsonl line."""
+  from qd_jax.experiments import guessing  # these load jax and flax: the flags' schema reads
+  from qd_jax.records import params  # this module, and a bad flag should not wait for them
   saved = params.save(workdir, member.tag, result.params, {
       "model": result.model, "categories": list(member.split.names), "input_kind": member.split.kind,
       "max_points": config.max_points, "test_accuracy": result.test["accuracy"], "seed": member.seed})
