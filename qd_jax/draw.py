@@ -123,26 +123,10 @@ class Handler(pages.JsonHandler):
   do_PUT = do_DELETE = do_PATCH = lambda self: self._host_ok() and self._refuse_method()
 
   def do_POST(self) -> None:
-    if not self._host_ok():
+    if not self._host_ok() or (body := self._json_body("/guess", MAX_BODY, DRAIN_BODY)) is None:
       return
-    if self.path != "/guess":
-      return self._json(404, {"error": "not found"})
-    if self.headers.get_content_type() != "application/json":
-      return self._json(415, {"error": "send application/json"})
     try:
-      length = int(self.headers.get("Content-Length", ""))
-    except ValueError:
-      length = -1
-    if not 0 <= length <= MAX_BODY:
-      self.close_connection = True
-      if MAX_BODY < length <= DRAIN_BODY:  # read and dropped, so the client sees the answer, not a reset
-        left = length
-        while left > 0 and (block := self.rfile.read(min(1 << 16, left))):
-          left -= len(block)
-      code = 413 if length > MAX_BODY else 411
-      return self._json(code, {"error": f"the body must be at most {MAX_BODY:,} bytes, with its Content-Length"})
-    try:
-      drawing = parse(self.rfile.read(length))
+      drawing = parse(body)
     except BadDrawing as e:
       return self._json(400, {"error": str(e)})
     self._json(200, {"guesses": self.server.guesser.guess(drawing)})

@@ -172,22 +172,10 @@ class Handler(pages.JsonHandler):
     self._json(404, {"error": "not found"})
 
   def do_POST(self) -> None:
-    if not self._host_ok():
+    if not self._host_ok() or (body := self._json_body("/answer", MAX_BODY)) is None:
       return
-    if self.path != "/answer":
-      return self._json(404, {"error": "not found"})
-    # A plain HTML form on another site cannot send application/json without asking first.
-    if self.headers.get_content_type() != "application/json":
-      return self._json(415, {"error": "send application/json"})
     try:
-      length = int(self.headers.get("Content-Length", ""))
-    except ValueError:
-      length = -1
-    if not 0 <= length <= MAX_BODY:
-      self.close_connection = True
-      return self._json(400, {"error": f"Content-Length must be 0..{MAX_BODY}"})
-    try:
-      return self._json(200, self.server.session.answer(self.rfile.read(length)))
+      return self._json(200, self.server.session.answer(body))
     except BadAnswer as e:
       return self._json(400, {"error": str(e)})
 

@@ -28,6 +28,28 @@ class JsonHandler(http.server.BaseHTTPRequestHandler):
   def _json(self, code: int, obj: dict) -> None:
     self._send(code, "application/json", json.dumps(obj).encode())
 
+  def _json_body(self, path: str, max_body: int, drain_body: int = 0) -> bytes | None:
+    """The body of a POST to `path`: JSON of at most `max_body` bytes with its Content-Length.
+    Otherwise the error is answered here and None returned. A body of up to `drain_body` bytes
+    is read and dropped first, so its sender sees the answer rather than a reset connection."""
+    if self.path != path:
+      return self._json(404, {"error": "not found"})
+    # A plain HTML form on another site cannot send application/json without asking first.
+    if self.headers.get_content_type() != "application/json":
+      return self._json(415, {"error": "send application/json"})
+    try:
+      length = int(self.headers.get("Content-Length", ""))
+    except ValueError:
+      length = -1
+    if 0 <= length <= max_body:
+      return self.rfile.read(length)
+    self.close_connection = True
+    left = length if max_body < length <= drain_body else 0
+    while left > 0 and (block := self.rfile.read(min(1 << 16, left))):
+      left -= len(block)
+    return self._json(413 if length > max_body else 411,
+                      {"error": f"the body must be at most {max_body:,} bytes, with its Content-Length"})
+
   def _host_ok(self) -> bool:
     # Another site rebinding its DNS name to 127.0.0.1 would still send its own Host.
     port = self.server.server_address[1]

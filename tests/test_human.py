@@ -155,7 +155,7 @@ def test_bad_answers_get_400_and_leave_the_file_alone(tiny_data_dir, tmp_path):
       assert json.loads(reply)["error"], why
     ok = b'{"index": 0, "answer": "cat", "ms": 5, "name": null}'
     assert request(server, "POST", "/answer", ok, {"Content-Type": "text/plain"})[0] == 415
-    assert request(server, "POST", "/answer", b"x" * 5000, {"Content-Type": "application/json"})[0] == 400
+    assert request(server, "POST", "/answer", b"x" * 5000, {"Content-Type": "application/json"})[0] == 413
     assert request(server, "POST", "/state", ok, {"Content-Type": "application/json"})[0] == 404
     assert request(server, "GET", "/state?name=" + "x" * 101)[0] == 400
     assert (tmp_path / "human.jsonl").read_bytes() == before

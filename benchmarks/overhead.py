@@ -1,0 +1,59 @@
+"""Where a launch's time went beyond training: (wall - the sum of its runs' train_seconds) / runs.
+
+  python benchmarks/overhead.py WORKDIR --wall SECONDS [--compile_log FILE]
+
+WORKDIR is a workdir that one launch filled from empty (every run in runs.jsonl trained by it);
+--wall is that launch's wall time, start-up and the final report included. Prints the runs, the
+cohorts, the training, compilation and the rest, each in seconds and per run. With --compile_log
+(the launch's stderr under JAX_LOG_COMPILES=1), it also counts XLA compilations and cache hits.
+"""
+
+import argparse
+import collections
+import pathlib
+import re
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # qd_jax, however run
+from qd_jax.records import workdir as wd  # noqa: E402
+
+COMPILED = re.compile(r"Finished XLA compilation of (\S+)")
+CACHE_HIT = re.compile(r"Persistent compilation cache hit for '?([^' ]+)")
+
+
+def compile_counts(path: pathlib.Path) -> tuple[collections.Counter, int]:
+  """(compilations by the jitted function's name, persistent-cache hits) in a JAX_LOG_COMPILES log."""
+  text = path.read_text(errors="replace")
+  return collections.Counter(m.group(1) for m in COMPILED.finditer(text)), len(CACHE_HIT.findall(text))
+
+
+def main(argv=None) -> dict:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("workdir", type=pathlib.Path)
+  p.add_argument("--wall", type=float, required=True, help="the launch's wall seconds")
+  p.add_argument("--compile_log", type=pathlib.Path)
+  args = p.parse_args(argv)
+  runs = wd.read_runs(args.workdir)
+  if not runs:
+    sys.exit(f"overhead: no runs in {args.workdir / 'runs.jsonl'}; pass a workdir one launch filled")
+  train = sum(r["train_seconds"] for r in runs)
+  # A cohort's runs share its compile time: each record holds the whole of it.
+  compile_s = sum(r["compile_seconds"] / r["models_at_once"] for r in runs)
+  cohorts = sum(1 / r["models_at_once"] for r in runs)
+  n = len(runs)
+  out = {"runs": n, "cohorts": round(cohorts), "wall": args.wall, "train": train, "compile": compile_s,
+         "rest": args.wall - train - compile_s, "overhead_per_run": (args.wall - train) / n}
+  print(f"{n} runs in {out['cohorts']} cohorts; wall {args.wall:.1f} s, training {train:.1f} s, "
+        f"compilation {compile_s:.1f} s, the rest {out['rest']:.1f} s")
+  print(f"per run: (wall - training) / runs = {out['overhead_per_run']:.3f} s "
+        f"(compilation {compile_s / n:.3f} s, the rest {out['rest'] / n:.3f} s)")
+  if args.compile_log:
+    counts, hits = compile_counts(args.compile_log)
+    out["compilations"], out["cache_hits"] = sum(counts.values()), hits
+    print(f"XLA compilations: {out['compilations']} ({', '.join(f'{k} {v}' for k, v in counts.most_common())}); "
+          f"persistent-cache hits: {hits}")
+  return out
+
+
+if __name__ == "__main__":
+  main()
