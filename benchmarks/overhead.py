@@ -17,14 +17,19 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # qd_jax, however run
 from qd_jax.records import workdir as wd  # noqa: E402
 
-COMPILED = re.compile(r"Finished XLA compilation of (\S+)")
+COMPILED = re.compile(r"Finished XLA compilation of (\S+) in ([\d.e+-]+) sec")
 CACHE_HIT = re.compile(r"Persistent compilation cache hit for '?([^' ]+)")
 
 
-def compile_counts(path: pathlib.Path) -> tuple[collections.Counter, int]:
-  """(compilations by the jitted function's name, persistent-cache hits) in a JAX_LOG_COMPILES log."""
+def compile_counts(path: pathlib.Path) -> tuple[collections.Counter, collections.Counter, int]:
+  """(compilations and their seconds by the jitted function's name, persistent-cache hits) in a
+  JAX_LOG_COMPILES log."""
   text = path.read_text(errors="replace")
-  return collections.Counter(m.group(1) for m in COMPILED.finditer(text)), len(CACHE_HIT.findall(text))
+  counts, seconds = collections.Counter(), collections.Counter()
+  for m in COMPILED.finditer(text):
+    counts[m.group(1)] += 1
+    seconds[m.group(1)] += float(m.group(2))
+  return counts, seconds, len(CACHE_HIT.findall(text))
 
 
 def main(argv=None) -> dict:
@@ -48,9 +53,10 @@ def main(argv=None) -> dict:
   print(f"per run: (wall - training) / runs = {out['overhead_per_run']:.3f} s "
         f"(compilation {compile_s / n:.3f} s, the rest {out['rest'] / n:.3f} s)")
   if args.compile_log:
-    counts, hits = compile_counts(args.compile_log)
+    counts, seconds, hits = compile_counts(args.compile_log)
     out["compilations"], out["cache_hits"] = sum(counts.values()), hits
-    print(f"XLA compilations: {out['compilations']} ({', '.join(f'{k} {v}' for k, v in counts.most_common())}); "
+    each = ", ".join(f"{k} {v} ({seconds[k]:.1f} s)" for k, v in counts.most_common())
+    print(f"XLA compilations: {out['compilations']} in {sum(seconds.values()):.1f} s ({each}); "
           f"persistent-cache hits: {hits}")
   return out
 
