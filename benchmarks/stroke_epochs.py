@@ -3,8 +3,8 @@
     python benchmarks/stroke_epochs.py --strokes_dir=../shared/data/quickdraw_strokes
 
 Why nn/registry.py sets scan_epochs=False for the stroke model: on XLA:CPU its LSTM steps ran
-several times slower inside a scan over steps (training/programs.py runs an epoch as scans of
-CHUNK_STEPS steps; scan_epochs=False makes them scans of one step). Prints seconds per epoch (median of --repeats,
+several times slower inside a loop over steps (training/programs.py runs an epoch as loops of up
+to CHUNK_STEPS steps; scan_epochs=False makes them calls of one step). Prints seconds per epoch (median of --repeats,
 after one warm-up epoch that compiles) for both, alternating, and their ratio.
 """
 
@@ -30,7 +30,7 @@ def main() -> None:
   runners, times = {}, {True: [], False: []}
   for scan in (True, False):
     compiled = programs.Programs("rnn", len(CATS), 1e-3, "auto", programs.mesh())
-    compiled.chunk_steps = programs.CHUNK_STEPS if scan else (1, 1)  # scans of 32 and 4 steps, or of 1
+    compiled.chunk_steps = programs.CHUNK_STEPS if scan else 1  # loops of up to 32 steps, or one step a call
     member = cohort.Member(split, 0, "bench")
     runners[scan] = epochs.DeviceEpochs([member], [compiled.init_state(0)], compiled, [len(CATS)], 128)
     runners[scan].run(0)  # compiles

@@ -41,9 +41,20 @@ def test_measured_once_then_read_from_the_cache(timed, tmp_path, monkeypatch):
   other_batch = autotune.choose("cnn2", 1024, cache=cache)
   assert other_batch.source == "measured" and len(calls) > n
   table = json.loads((tmp_path / "autotune.json").read_text())
-  assert list(table) == [autotune.machine()] and len(table[autotune.machine()]) == 2
+  assert list(table) == [autotune.machine()] and len(table[autotune.machine()]["choices"]) == 2
   monkeypatch.setattr(autotune, "machine", lambda: "another CPU | 2 cores | jax 0 | cpu")
   assert autotune.choose("cnn2", 128, cache=cache).source == "measured"  # a new machine times again
+
+
+def test_a_setting_that_fixes_the_cohort_size_reuses_the_solo_timings(timed, tmp_path):
+  """H2 fixes models_at_once=1; its runs must train as the free choice's solo winner, untimed."""
+  calls = timed({("fast", 64, 1): 3.0, ("fast", 0, 1): 2.9, ("xla", 0, 1): 2.0, ("fast", 64, 2): 3.5})
+  cache = str(tmp_path / "autotune.json")
+  free = autotune.choose("cnn2", 128, cache=cache)
+  n = len(calls)
+  solo = autotune.choose("cnn2", 128, models_at_once=1, cache=cache)
+  assert (free.models_at_once, solo.models_at_once) == (2, 1) and len(calls) == n
+  assert (solo.layers, solo.microbatch, solo.source) == (free.layers, free.microbatch, "measured")
 
 
 def test_a_cohort_is_chosen_only_when_it_beats_solo_runs_by_the_margin(timed, tmp_path):

@@ -145,3 +145,19 @@ def test_cohort_resumes_bitwise_even_when_its_runs_saved_different_epochs(bigger
   out = subprocess.run(_cmd(bigger_data_dir, workdir), check=True, capture_output=True, text=True).stdout
   assert f"resumed after epoch {newest - 1}" in out
   assert records(workdir) == records(whole)
+
+
+def test_device_rows_take_few_shapes_and_always_hold_the_run():
+  sizes = [cohort.padded_rows(n) for n in range(1, 40_001)]
+  assert all(s >= n for n, s in zip(range(1, 40_001), sizes))
+  assert all(s <= 1.5 * n for n, s in zip(range(1, 40_001), sizes) if n > 2)
+  assert len(set(sizes)) <= 2 * 16 and cohort.padded_rows(2100) == cohort.padded_rows(3000) == 3072
+
+
+def test_runs_of_nearby_sizes_and_any_class_count_share_one_gather_program(four, monkeypatch):
+  """H5's grid has a training-set size per point: each must not compile a gather of its own."""
+  monkeypatch.setattr(programs, "_SHARED", {})
+  # 700 and 630 training rows, padded to 768 rows; 784 and 840, padded to 1024
+  for k, rows in ((4, 250), (3, 300), (4, 280), (4, 300)):
+    _train("fc", [_member(four, k, rows, 0)])
+  assert [key[1] for key in programs._SHARED if key[0] == "gather"] == [(1, 768, 784), (1, 1024, 784)]

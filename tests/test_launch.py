@@ -123,3 +123,13 @@ def test_unwritable_workdir(tiny_data_dir, tmp_path):
                f"--workdir={blocker / 'w'}")
   assert out.returncode == 2 and "cannot write to workdir" in out.stderr
   assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_summary_is_rebuilt_at_most_every_so_often_and_always_at_the_end(tmp_path):
+  now, calls = [100.0], []
+  summary = sweep._AtMostEvery(calls.append, 10.0, clock=lambda: now[0])
+  for t in (100.0, 101.0, 109.9, 110.0, 111.0):
+    now[0] = t
+    summary(tmp_path)
+  summary(tmp_path, force=True)
+  assert len(calls) == 3  # at 100, at 110, and the forced one at the end

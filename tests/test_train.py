@@ -105,3 +105,18 @@ def test_fast_layers_train_like_xla_layers(tiny_data_dir, model):
     assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
     assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-3)
   assert abs(xla.test["accuracy"] - fast.test["accuracy"]) <= 2 / len(xla.test["pred"])
+
+
+def test_evaluation_in_calls_of_several_batches_equals_one_batch_per_call(tiny_data_dir, monkeypatch):
+  split = tiny_split(tiny_data_dir)
+  compiled = programs.get("cnn2", len(split.categories), 1e-3, "fast")
+  state = compiled.init_state(0)
+  x, y = split.gather("test")
+  grouped = compiled.eval_set(x, y, 8)  # calls of 8 batches, then the rest one by one
+  assert [b[0].shape[0] for b in grouped.batches][:1] == [programs.EVAL_CALL_BATCHES]
+  monkeypatch.setattr(programs, "EVAL_CALL_BATCHES", 1)
+  single = compiled.eval_set(x, y, 8)
+  assert {b[0].shape[0] for b in single.batches} == {1} and len(single.batches) > len(grouped.batches)
+  a, b = compiled.evaluate(state, grouped), compiled.evaluate(state, single)
+  assert (a["loss"], a["accuracy"], a["confusion"]) == (b["loss"], b["accuracy"], b["confusion"])
+  assert (a["pred"] == b["pred"]).all()

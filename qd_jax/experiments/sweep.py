@@ -26,6 +26,9 @@ from qd_jax.records import jsonl, lock, run_record, tensorboard, workdir as wd
 from qd_jax.training import autotune, checkpoint, cohort, epochs, loop, observers
 
 Log = Callable[[str], None]
+# summary.md is rebuilt from runs.jsonl after a cohort at most this often (and always at the end):
+# a sweep of small runs finishes several cohorts a second, and the rebuild cost more than some.
+SUMMARY_EVERY_S = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +161,18 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
       on_cohort(workdir)
 
 
+class _AtMostEvery:
+  """fn(workdir) at most once per `seconds`, and whenever `force`d."""
+
+  def __init__(self, fn: Callable[[pathlib.Path], None], seconds: float, clock: Callable[[], float] = time.monotonic):
+    self.fn, self.seconds, self.clock, self.last = fn, seconds, clock, -float("inf")
+
+  def __call__(self, workdir: pathlib.Path, force: bool = False) -> None:
+    if force or self.clock() - self.last >= self.seconds:
+      self.fn(workdir)
+      self.last = self.clock()
+
+
 def _check_shared(layouts: list[Layout]) -> None:
   """Hypotheses that share a design's runs must ask for the same runs: same config but the name."""
   first = {}
@@ -176,14 +191,17 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
                    on_done: Callable[[pathlib.Path], None] = lambda workdir: None, *, verbose: bool = False,
                    tensorboard_events: bool = True) -> list[dict]:
   """Runs every (seed, point, model) of each config into `workdir`; finished runs are not redone.
-  `on_cohort(workdir)` runs on process 0 after each cohort's records are written, and at the end;
+  `on_cohort(workdir)` runs on process 0 after a cohort's records are written (at most once per
+  SUMMARY_EVERY_S), and at the end;
   `on_done(workdir)` (the report) after that. Process 0 holds the workdir's lock throughout.
   The console gets a line per finished run (per epoch too with `verbose`); with
   `tensorboard_events`, process 0 writes DIR/tensorboard (records/tensorboard.py)."""
   start = time.perf_counter()
   if configs[0].compilation_cache_dir:
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser(configs[0].compilation_cache_dir))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    # Every program, however quick to compile: a later sweep then loads even the gather and
+    # evaluation programs instead of compiling them again, a few hundred per --hypothesis=all.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   if not wd.is_writer():
     log = lambda _: None  # noqa: E731 (one voice in the console)
   layouts = [layout(config, log) for config in configs]
@@ -210,11 +228,12 @@ def _train_all(layouts, workdir: pathlib.Path, log: Log, on_cohort, verbose: boo
     board = None
   log(f"sweep: {len(planned)} run(s) to train" + (f", {len(done)} already in {workdir / 'runs.jsonl'}" if done else ""))
   console = progress.Console(planned, log, verbose, started_at=start)
+  on_cohort = _AtMostEvery(on_cohort, SUMMARY_EVERY_S)
   for lay in layouts:
     for model in registry.parse(lay.config.models):
       _train_model(lay, model, workdir, done, log, on_cohort, console, board)
   if wd.is_writer():
-    on_cohort(workdir)
+    on_cohort(workdir, force=True)
     if (workdir / "checkpoints").is_dir() and not any((workdir / "checkpoints").iterdir()):
       (workdir / "checkpoints").rmdir()
   log(f"results: {workdir / 'runs.jsonl'} ({time.perf_counter() - start:.0f} s in all)")

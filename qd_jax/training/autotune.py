@@ -5,7 +5,8 @@ Constants tuned on one CPU lost their lead on another (benchmarks/README.md), so
 choice is measured: each candidate trains a few synthetic steps through the very programs a
 sweep runs (training/programs.py), and the fastest wins. A stacked cohort is chosen only when it
 beats the next smaller one by STACK_MARGIN, so stacking never makes a sweep slower. The result is
-cached per CPU model, core count and jax version in ~/.cache/qd_jax/autotune.json; config fields
+cached per CPU model, core count and jax version in ~/.cache/qd_jax/autotune.json, with every
+candidate's rate, so a setting that fixes a field reuses the timings of one that did not; config fields
 that are set (layers, microbatch, models_at_once) are kept as given, and every run records what
 it ran with and where that came from. On accelerators, and with `--config.autotune=False`, the
 registry's measured defaults are used.
@@ -81,12 +82,25 @@ def choose(model: str, batch_size: int, *, layers: str = "auto", microbatch: int
   path = pathlib.Path(os.path.expanduser(cache))
   key = f"{model}/batch {batch_size}/layers {layers}/microbatch {microbatch}/models_at_once {models_at_once}"
   table = _read(path)
-  mine = table.get(machine(), {})
-  if key in mine:
-    return Setting(**{**mine[key], "source": "cached"})
-  log(f"autotune: timing {model} at batch {batch_size} on this CPU (once; cached in {path})")
-  found = _measure(model, batch_size, layers, microbatch, models_at_once)
-  table.setdefault(machine(), {})[key] = {k: v for k, v in dataclasses.asdict(found).items() if k != "source"}
+  mine = table.setdefault(machine(), {})
+  choices, rates = mine.setdefault("choices", {}), mine.setdefault("rates", {})
+  if key in choices:
+    return Setting(**{**choices[key], "source": "cached"})
+  said = []
+
+  def timed(layers_: str, chunk: int, models: int) -> float:
+    # Each candidate is timed once per machine: a setting that fixes models_at_once (H2's solo
+    # runs) reads the solo rates another one measured, so both pick the same winner.
+    name = f"{model}/batch {batch_size}/{layers_}/microbatch {chunk}/x{models}"
+    if name not in rates:
+      if not said:
+        log(f"autotune: timing {model} at batch {batch_size} on this CPU (once; cached in {path})")
+        said.append(name)
+      rates[name] = rate(model, batch_size, layers_, chunk, models)
+    return rates[name]
+
+  found = _measure(model, batch_size, layers, microbatch, models_at_once, timed)
+  choices[key] = {k: v for k, v in dataclasses.asdict(found).items() if k != "source"}
   _write(path, table)
   return found
 
@@ -122,14 +136,15 @@ def _candidates(model: str, batch_size: int, layers: str, microbatch: int) -> li
   return list(dict.fromkeys(out))
 
 
-def _measure(model: str, batch_size: int, layers: str, microbatch: int, models_at_once: int) -> Setting:
-  rates = {c: rate(model, batch_size, *c, 1) for c in _candidates(model, batch_size, layers, microbatch)}
+def _measure(model: str, batch_size: int, layers: str, microbatch: int, models_at_once: int, timed) -> Setting:
+  """timed(layers, microbatch, models): samples/s of that candidate."""
+  rates = {c: timed(*c, 1) for c in _candidates(model, batch_size, layers, microbatch)}
   best = max(rates, key=rates.get)
   if models_at_once:
     return Setting(*best, models_at_once, "measured")
   m, fastest = 1, rates[best]
   for size in STACKS:  # each larger cohort must beat the one before it by the margin
-    got = rate(model, batch_size, *best, size)
+    got = timed(*best, size)
     if got < STACK_MARGIN * fastest:
       break
     m, fastest = size, got

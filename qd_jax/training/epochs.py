@@ -34,7 +34,7 @@ def choose(requested: str, train_rows: int, device_data_max_mb: int) -> str:
   """"auto": on the device when the largest run's training rows fit in device_data_max_mb."""
   if requested != "auto":
     return requested
-  return "device" if train_rows <= cohort.device_budget_rows(device_data_max_mb) else "tfdata"
+  return "device" if cohort.padded_rows(train_rows) <= cohort.device_budget_rows(device_data_max_mb) else "tfdata"
 
 
 class DeviceEpochs:

@@ -114,15 +114,15 @@ def predict(state: train_state.TrainState, xb: jax.Array, yb: jax.Array, *, prep
   return jax.lax.map(one, (xb, yb))
 
 
-CHUNK_STEPS = (32, 4)  # an epoch scans in chunks of 32 steps, then its tail in chunks of 4
+CHUNK_STEPS = 32  # an epoch runs in calls of 32 steps; the last call runs the steps left
+# Evaluation batches per call: on XLA:CPU, calls of one small batch each took up to 1.7x the time
+# of one call over them all (benchmarks/eval_calls.py); a set's tail goes one batch per call.
+EVAL_CALL_BATCHES = 8
 
 
-def chunks(steps: int, sizes: tuple[int, int] = CHUNK_STEPS) -> list[tuple[int, int]]:
-  """(start, length) of an epoch's chunks; the last one may reach past `steps` (by at most 3 steps,
-  which run masked)."""
-  big, small = sizes
-  full = steps - steps % big
-  return [(s, big) for s in range(0, full, big)] + [(s, small) for s in range(full, steps, small)]
+def chunks(steps: int, size: int = CHUNK_STEPS) -> list[tuple[int, int]]:
+  """(start, steps) of an epoch's calls: `size` steps each, the last one fewer."""
+  return [(s, min(size, steps - s)) for s in range(0, steps, size)]
 
 
 def _shapes(extras: dict | None) -> tuple:
@@ -130,10 +130,13 @@ def _shapes(extras: dict | None) -> tuple:
   return tuple(sorted((name, np.shape(a)) for name, a in (extras or {}).items()))
 
 
+_SHARED = {}  # Programs._compiled's shared programs: the gather, whatever the model
+
+
 @dataclasses.dataclass
 class EvalSet:
   """Rows to score, padded to whole batches and placed on the devices once for every epoch."""
-  batches: list[tuple[jax.Array, jax.Array]]  # ((1, batch, ...), (1, batch)) each
+  batches: list[tuple[jax.Array, jax.Array]]  # ((calls, batch, ...), (calls, batch)) each
   y: np.ndarray  # the true labels, unpadded
 
 
@@ -152,7 +155,7 @@ class Programs:
     self.eval_rows = spec.cpu_eval_rows if self.layers == "fast" and spec.cpu_eval_rows % mesh_.size == 0 else 0
     # Models whose own loops (an LSTM's scan) ran several times slower inside the epoch's scan on
     # XLA:CPU (nn/registry.py, scan_epochs) take their epoch one step per call.
-    self.chunk_steps = CHUNK_STEPS if spec.scan_epochs else (1, 1)
+    self.chunk_steps = CHUNK_STEPS if spec.scan_epochs else 1
     prepare = spec.input_kind.prepare
     self._step = functools.partial(train_step, prepare=prepare, augment=spec.input_kind.augment,
                                    microbatch=self.microbatch)
@@ -174,12 +177,15 @@ class Programs:
     key = jax.random.key(seed)
     return self._compiled(("init", init), create, key, out_shardings=self.repl)(key)
 
-  def _compiled(self, key, fn: Callable, *args, **jit_kwargs):
-    if key not in self._executables:
+  def _compiled(self, key, fn: Callable, *args, shared: bool = False, **jit_kwargs):
+    """fn compiled for args, once per key; `shared` keys (programs that use no model) are
+    compiled once in the process for every Programs, and charged to the one that compiled them."""
+    table = _SHARED if shared else self._executables
+    if key not in table:
       t0 = time.perf_counter()
-      self._executables[key] = jax.jit(fn, **jit_kwargs).lower(*args).compile()
+      table[key] = jax.jit(fn, **jit_kwargs).lower(*args).compile()
       self.compile_seconds += time.perf_counter() - t0
-    return self._executables[key]
+    return table[key]
 
   def step(self, state, x, y, extras=None):
     key = ("step", x.shape, _shapes(extras))
@@ -192,65 +198,79 @@ class Programs:
     device-resident rows x_all (M, N, ...) by indices idx (S, M, B) (host values); active (S, M)
     masks steps, and `extras` ({name: (M, ...)}, cohort.stack_extras) are the runs' step inputs.
 
-    The scan runs in chunks of fixed lengths (`chunks`), each fed by a gather program, so the
-    costly program depends on neither N nor S: runs of every size share its compilation, and
-    only the cheap gather compiles per N."""
+    The epoch runs in calls of `chunk_steps` steps, each fed by a gather program. The call's
+    step count is an argument, so the costly program depends on neither N nor S: runs of every
+    size share its one compilation, and only the cheap gather compiles per padded N."""
     idx = np.asarray(idx)
     live_all = np.ones(idx.shape[:2], bool) if active is None else np.asarray(active)
-    outs = []
-    for start, size in chunks(idx.shape[0], self.chunk_steps):
-      i = idx[start:start + size]
+    size, outs = self.chunk_steps, []
+    for start, n in chunks(idx.shape[0], size):
       live = np.zeros((size, idx.shape[1]), bool)
-      live[:len(i)] = live_all[start:start + size]  # the steps past S are padding, masked
-      i = np.concatenate([i, np.zeros((size - len(i), *i.shape[1:]), i.dtype)])
+      live[:n] = live_all[start:start + n]
+      i = np.zeros((size, *idx.shape[1:]), idx.dtype)  # rows past n: row 0, gathered but not trained on
+      i[:n] = idx[start:start + n]
       x, y = self._gather(x_all, y_all, place(i, self.steps_split))
-      state, out = self._scan(state, x, y, class_mask, place(live, self.repl), extras)
-      outs.append(out)
-    return state, {k: np.concatenate([np.asarray(o[k]) for o in outs])[:idx.shape[0]] for k in outs[0]}
+      state, out = self._scan(state, x, y, class_mask, place(live, self.repl), extras, place(np.int32(n), self.repl))
+      outs.append({k: np.asarray(v)[:n] for k, v in out.items()})
+    return state, {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
 
   def _gather(self, x_all, y_all, idx):
     """(C, M, B, ...) rows and (C, M, B) labels of one chunk, split along B."""
     def take(x_all, y_all, idx):
       per_run = jax.vmap(lambda a, j: a[j], in_axes=(0, 1), out_axes=1)
       return per_run(x_all, idx), per_run(y_all, idx)
-    f = self._compiled(("gather", x_all.shape, y_all.shape, idx.shape), take, x_all, y_all, idx,
+    key = ("gather", x_all.shape, y_all.shape, idx.shape, self.repl, self.steps_split)
+    f = self._compiled(key, take, x_all, y_all, idx, shared=True,
                        in_shardings=(self.repl, self.repl, self.steps_split),
                        out_shardings=(self.steps_split, self.steps_split))
     return f(x_all, y_all, idx)
 
-  def _scan(self, state, x, y, class_mask, live, extras):
+  def _scan(self, state, x, y, class_mask, live, extras, steps):
+    """The first `steps` (a device scalar) of the C steps in x, y; the step metrics (C, M), zero past them."""
     step = cohort.stacked_step(self._step)
 
-    def run(state, x, y, class_mask, live, extras):
+    def run(state, x, y, class_mask, live, extras, steps):
       if x.shape[0] == 1:  # one step, no loop around it: an LSTM's scan ran 7x slower inside one (stroke_epochs.py)
         state, out = step(state, x[0], y[0], class_mask, live[0], extras)
         return state, jax.tree_util.tree_map(lambda a: a[None], out)
-      return jax.lax.scan(lambda s, inputs: step(s, *inputs[:2], class_mask, inputs[2], extras), state, (x, y, live))
+
+      def body(i, carry):
+        state, outs = carry
+        state, out = step(state, x[i], y[i], class_mask, live[i], extras)
+        return state, jax.tree_util.tree_map(lambda buf, v: buf.at[i].set(v), outs, out)
+
+      shapes = jax.eval_shape(lambda s: step(s, x[0], y[0], class_mask, live[0], extras)[1], state)
+      outs = jax.tree_util.tree_map(lambda a: jnp.zeros((x.shape[0], *a.shape), a.dtype), shapes)
+      return jax.lax.fori_loop(0, steps, body, (state, outs))
 
     key = ("scan", x.shape, None if class_mask is None else class_mask.shape, _shapes(extras))
-    f = self._compiled(key, run, state, x, y, class_mask, live, extras, donate_argnums=0, out_shardings=self.repl,
-                       in_shardings=(self.repl, self.steps_split, self.steps_split, self.repl, self.repl, self.repl))
-    return f(state, x, y, class_mask, live, extras)
+    f = self._compiled(key, run, state, x, y, class_mask, live, extras, steps, donate_argnums=0,
+                       out_shardings=self.repl, in_shardings=(self.repl, self.steps_split, self.steps_split, self.repl,
+                                                              self.repl, self.repl, self.repl))
+    return f(state, x, y, class_mask, live, extras, steps)
 
   def eval_set(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> EvalSet:
-    """x, y cut into calls of `batch_size` rows (or the CPU formulation's eval_rows, where they
-    divide it), the last one padded."""
+    """x, y cut into batches of `batch_size` rows (or the CPU formulation's eval_rows, where they
+    divide it), the last one padded, and the batches into calls of EVAL_CALL_BATCHES, then one by one."""
     if self.eval_rows and batch_size % self.eval_rows == 0:
       batch_size = self.eval_rows
     nb = -(-len(y) // batch_size)
     pad = nb * batch_size - len(y)
-    xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(nb, 1, batch_size, *x.shape[1:])
-    yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(nb, 1, batch_size)
-    return EvalSet([place((a, b), self.cols) for a, b in zip(xb, yb)], y)
+    xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(nb, batch_size, *x.shape[1:])
+    yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(nb, batch_size)
+    full = nb - nb % EVAL_CALL_BATCHES
+    calls = [(s, EVAL_CALL_BATCHES) for s in range(0, full, EVAL_CALL_BATCHES)] + [(s, 1) for s in range(full, nb)]
+    return EvalSet([place((xb[s:s + n], yb[s:s + n]), self.cols) for s, n in calls], y)
 
   def evaluate(self, state, data: EvalSet) -> dict:
     """Accuracy, mean loss, per-class accuracy and confusion matrix over every row (padding dropped).
-    One batch per call of one program, so sets of every size share its compilation."""
-    xb, yb = data.batches[0]
-    f = self._compiled(("eval", xb.shape), self._predict, state, xb, yb,
-                       in_shardings=(self.repl, self.cols, self.cols), out_shardings=self.repl)
+    Calls of two shapes, so sets of every size share their two compilations."""
+    def call(xb, yb):
+      f = self._compiled(("eval", xb.shape), self._predict, state, xb, yb,
+                         in_shardings=(self.repl, self.cols, self.cols), out_shardings=self.repl)
+      return f(state, xb, yb)
     y, n, k = data.y, len(data.y), self.num_classes
-    outs = [f(state, xb, yb) for xb, yb in data.batches]
+    outs = [call(xb, yb) for xb, yb in data.batches]
     pred, ce = (np.concatenate([np.asarray(o[i]).reshape(-1) for o in outs])[:n] for i in (0, 1))
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (y, pred), 1)
