@@ -211,8 +211,8 @@ class Programs:
       i[:n] = idx[start:start + n]
       x, y = self._gather(x_all, y_all, place(i, self.steps_split))
       state, out = self._scan(state, x, y, class_mask, place(live, self.repl), extras, place(np.int32(n), self.repl))
-      outs.append({k: np.asarray(v)[:n] for k, v in out.items()})
-    return state, {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+      outs.append((n, out))  # read after the last call: a read here would wait for this one
+    return state, {k: np.concatenate([np.asarray(o[k])[:n] for n, o in outs]) for k in outs[0][1]}
 
   def _gather(self, x_all, y_all, idx):
     """(C, M, B, ...) rows and (C, M, B) labels of one chunk, split along B."""
