@@ -35,6 +35,13 @@ def main(argv) -> None:
   gaps = [abs(runs_a[k]["test_loss"] - runs_b[k]["test_loss"]) for k in runs_a if k in runs_b]
   print(f"final train loss bitwise equal in {len(same)} of {len(gaps)} runs; "
         f"largest test-loss gap {max(gaps, default=0):.2e}")
+  both = [k for k in runs_a if k in runs_b]
+  acc = sum(runs_a[k].get("test_accuracy") == runs_b[k].get("test_accuracy") for k in both)
+  loss = sum(runs_a[k]["test_loss"] == runs_b[k]["test_loss"] for k in both)
+  epochs = [(ea.get("val_accuracy"), eb.get("val_accuracy")) for k in both
+            for ea, eb in zip(runs_a[k]["epochs"], runs_b[k]["epochs"])]
+  print(f"test accuracy equal in {acc} of {len(both)} runs, test loss bitwise equal in {loss}; "
+        f"validation accuracy equal in {sum(x == y for x, y in epochs)} of {len(epochs)} epochs")
 
 
 if __name__ == "__main__":

@@ -15,14 +15,23 @@ from conftest import TINY
 
 @pytest.fixture
 def timed(monkeypatch, tmp_path):
-  """autotune.rate replaced by a table of samples/s; returns the calls it got."""
-  calls = []
+  """autotune.rate and eval_rate replaced by a table of samples/s; returns the training timings
+  it got, with the evaluation timings as `.evals`."""
+  class Calls(list):
+    evals: list
+
+  calls = Calls()
+  calls.evals = []
 
   def install(table):
     def fake(model, batch, layers, microbatch, models):
       calls.append((model, batch, layers, microbatch, models))
       return table.get((layers, microbatch, models), 1.0)
+    def fake_eval(model, layers, rows):
+      calls.evals.append((model, layers, rows))
+      return table.get(("eval", rows), 1.0)
     monkeypatch.setattr(autotune, "rate", fake)
+    monkeypatch.setattr(autotune, "eval_rate", fake_eval)
     return calls
 
   monkeypatch.setenv("QD_JAX_AUTOTUNE", "1")
@@ -76,6 +85,25 @@ def test_fields_the_config_sets_are_kept_and_only_the_rest_is_timed(timed, tmp_p
   assert got.microbatch == 0 and {c[3] for c in calls} == {0}
 
 
+def test_evaluation_batches_are_timed_once_and_a_tie_keeps_the_whole_batch(timed, tmp_path):
+  calls = timed({("eval", 250): 3.0, ("eval", 500): 2.0, ("eval", 1000): 1.0})
+  cache = str(tmp_path / "ev.json")
+  assert autotune.choose("cnn2", 128, cache=cache).eval_rows == 250
+  assert sorted(c[2] for c in calls.evals) == [250, 500, 1000] and {c[1] for c in calls.evals} == {"fast"}
+  n = len(calls.evals)
+  assert autotune.choose("cnn2", 128, models_at_once=1, cache=cache).eval_rows == 250
+  assert autotune.choose("cnn2", 128, eval_batch_size=500, cache=cache).eval_rows == 250
+  assert len(calls.evals) == n  # each rows count timed once, whatever the eval batch
+  calls.evals.clear()
+  timed({})  # all alike: the whole eval_batch_size
+  assert autotune.choose("cnn2", 128, eval_batch_size=750, cache=str(tmp_path / "ev2.json")).eval_rows == 0
+  assert sorted(c[2] for c in calls.evals) == [250, 750]
+
+
+def test_eval_rate_scores_the_real_programs():
+  assert autotune.eval_rate("fc", "fast", 50, set_rows=200) > 0
+
+
 def test_chunks_are_tried_only_where_they_divide_the_batch():
   assert autotune._candidates("cnn2", 128, "auto", -1) == [("fast", 0), ("fast", 64), ("xla", 0)]
   assert ("fast", 256) in autotune._candidates("cnn2", 1024, "auto", -1)
@@ -85,7 +113,7 @@ def test_chunks_are_tried_only_where_they_divide_the_batch():
 def test_off_means_the_registry_defaults(tmp_path, monkeypatch):
   monkeypatch.setenv("QD_JAX_AUTOTUNE", "0")
   got = autotune.choose("cnn2", 1024, cache=str(tmp_path / "e.json"))
-  assert got == autotune.Setting("fast", 128, 1, "defaults") and not (tmp_path / "e.json").exists()
+  assert got == autotune.Setting("fast", 128, 1, "defaults", 500) and not (tmp_path / "e.json").exists()
 
 
 def test_rate_trains_the_real_programs():
@@ -103,5 +131,6 @@ def test_a_sweep_records_what_it_chose_and_reuses_it(tiny_data_dir, tmp_path):
     assert out.returncode == 0, out.stderr
     (run,) = [json.loads(line) for line in (tmp_path / workdir / "runs.jsonl").read_text().splitlines()]
     assert run["autotune"] == source and run["layers"] in ("fast", "xla") and run["microbatch"] == 0
+    assert run["eval_rows"] == 64  # the eval batch: no EVAL_ROWS candidate divides 64
     assert ("autotune: timing fc" in out.stdout) == (source == "measured")
   assert (tmp_path / "home/.cache/qd_jax/autotune.json").is_file()

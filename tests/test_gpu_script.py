@@ -108,6 +108,8 @@ def test_compare_runs_prints_the_time_ratio_and_agreement(tmp_path, capsys):
   out = capsys.readouterr().out
   assert "1.50" in out.splitlines()[1]
   assert "bitwise equal in 1 of 2 runs" in out and "5.00e-01" in out
+  assert "test accuracy equal in 2 of 2 runs, test loss bitwise equal in 1" in out
+  assert "validation accuracy equal in 2 of 2 epochs" in out
 
 
 def test_paper_times_runs_each_hypothesis_and_cost_reads_its_lines(tmp_path, capsys):

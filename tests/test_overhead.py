@@ -24,3 +24,22 @@ def test_overhead_counts_the_wall_beyond_training_and_the_compilations(tmp_path,
   assert out["overhead_per_run"] == 2.0 and out["rest"] == 2.0
   assert out["compilations"] == 3 and out["cache_hits"] == 1
   assert "jit(take) 2 (0.8 s)" in capsys.readouterr().out
+
+
+PROFILE = """main (qd_jax/launch.py:1);choose (qd_jax/training/autotune.py:9);rate (qd_jax/training/autotune.py:20) 30
+main (qd_jax/launch.py:1);train_cohort (qd_jax/training/loop.py:1);DeviceEpochs.run (qd_jax/training/epochs.py:59) 50
+main (qd_jax/launch.py:1);DeviceEpochs.run (qd_jax/training/epochs.py:59);Programs._compiled (qd_jax/training/programs.py:1) 7
+main (qd_jax/launch.py:1);train_cohort (qd_jax/training/loop.py:1);Programs.evaluate (qd_jax/training/programs.py:1) 10
+main (qd_jax/launch.py:1);write_summary (qd_jax/launch.py:80);read_runs (qd_jax/records/jsonl.py:3) 2
+main (qd_jax/launch.py:1) 1
+"""
+
+
+def test_stages_split_a_profile_and_compilation_inside_an_epoch_is_compilation(tmp_path, capsys):
+  stages = load_benchmark("launch_stages")
+  (tmp_path / "p.txt").write_text(PROFILE)
+  got = stages.main([str(tmp_path / "p.txt")])
+  by = {name.split(" (")[0].split("'")[0]: s for name, s in got.items()}
+  assert by["autotune"] == 3.0 and by["training"] == 5.0 and by["compilation"] == 0.7
+  assert by["evaluation"] == 1.0 and by["summary.md"] == 0.2 and by["start-up and layout"] == 0.1
+  assert by["records"] == 0.0 and "10.0 s sampled" in capsys.readouterr().out

@@ -1,5 +1,6 @@
-"""How each (model, batch) trains fastest on this machine: layer formulation, microbatch chunk and
-runs stacked per cohort, picked by a short timing on first use and cached, like cuDNN's autotune.
+"""How each (model, batch) trains fastest on this machine: layer formulation, microbatch chunk,
+runs stacked per cohort and rows per evaluation batch, picked by a short timing on first use and
+cached, like cuDNN's autotune.
 
 Constants tuned on one CPU lost their lead on another (benchmarks/README.md), so on XLA:CPU the
 choice is measured: each candidate trains a few synthetic steps through the very programs a
@@ -28,7 +29,10 @@ CACHE = "~/.cache/qd_jax/autotune.json"
 STACK_MARGIN = 1.05  # a cohort must beat solo runs by this much, measured, to be chosen
 STACKS = (2, 4, 8)  # cohort sizes tried, smallest first; the first that does not pay ends the search
 CHUNKS = (64, 128, 256)  # microbatch chunks tried with the CPU formulation (where they divide the batch)
-SAMPLES_PER_CALL = 16384
+# Rows per evaluation batch tried (where they divide eval_batch_size), on a set of EVAL_SET_ROWS:
+# the registry's 500 rows for CNN2 scored 0.68x the rows/s of 250 on one EPYC (benchmarks/eval_calls.py).
+EVAL_ROWS = (250, 500)
+EVAL_SET_ROWS = 2000  # a validation set of the local grid's size
 WINDOW_S = 0.25
 
 
@@ -38,6 +42,7 @@ class Setting:
   microbatch: int  # rows per chunk inside the step; 0: whole batches
   models_at_once: int  # runs trained stacked in one program
   source: str  # "measured", "cached", "defaults" (the registry's), each with config fields kept
+  eval_rows: int = 0  # rows per evaluation batch; 0: the config's eval_batch_size
 
 
 def enabled(config=None) -> bool:
@@ -60,12 +65,13 @@ def machine() -> str:
 
 
 def defaults(model: str, batch_size: int, layers: str = "auto", microbatch: int = -1,
-             models_at_once: int = 0) -> Setting:
+             models_at_once: int = 0, eval_batch_size: int = 1000) -> Setting:
   """The registry's measured defaults, with the config's fixed fields kept."""
   spec, backend = registry.get(model), jax.default_backend()
   chosen = spec.layers(layers, backend)
   mb = microbatch if microbatch >= 0 else spec.microbatch(chosen, backend, jax.device_count())
-  return Setting(chosen, _fit(mb, batch_size), models_at_once or spec.cohort_size(backend), "defaults")
+  eval_rows = _fit(spec.cpu_eval_rows, eval_batch_size) if chosen == "fast" else 0
+  return Setting(chosen, _fit(mb, batch_size), models_at_once or spec.cohort_size(backend), "defaults", eval_rows)
 
 
 def _fit(chunk: int, batch_size: int) -> int:
@@ -73,14 +79,15 @@ def _fit(chunk: int, batch_size: int) -> int:
 
 
 def choose(model: str, batch_size: int, *, layers: str = "auto", microbatch: int = -1, models_at_once: int = 0,
-           on: bool | None = None, cache: str = CACHE, log=lambda _: None) -> Setting:
-  """The setting a sweep trains `model` with at `batch_size`: measured once per machine, then
-  cached. `on` None: `enabled()`."""
-  fixed = defaults(model, batch_size, layers, microbatch, models_at_once)
+           eval_batch_size: int = 1000, on: bool | None = None, cache: str = CACHE, log=lambda _: None) -> Setting:
+  """The setting a sweep trains `model` with at `batch_size` (and evaluates it with): measured
+  once per machine, then cached. `on` None: `enabled()`."""
+  fixed = defaults(model, batch_size, layers, microbatch, models_at_once, eval_batch_size)
   if not (enabled() if on is None else on) or jax.default_backend() != "cpu" or jax.device_count() > 1:
     return fixed
   path = pathlib.Path(os.path.expanduser(cache))
-  key = f"{model}/batch {batch_size}/layers {layers}/microbatch {microbatch}/models_at_once {models_at_once}"
+  key = (f"{model}/batch {batch_size}/layers {layers}/microbatch {microbatch}/models_at_once {models_at_once}"
+         f"/eval_batch {eval_batch_size}")
   table = _read(path)
   mine = table.setdefault(machine(), {})
   choices, rates = mine.setdefault("choices", {}), mine.setdefault("rates", {})
@@ -88,18 +95,23 @@ def choose(model: str, batch_size: int, *, layers: str = "auto", microbatch: int
     return Setting(**{**choices[key], "source": "cached"})
   said = []
 
-  def timed(layers_: str, chunk: int, models: int) -> float:
+  def timed(name: str, measure) -> float:
     # Each candidate is timed once per machine: a setting that fixes models_at_once (H2's solo
     # runs) reads the solo rates another one measured, so both pick the same winner.
-    name = f"{model}/batch {batch_size}/{layers_}/microbatch {chunk}/x{models}"
     if name not in rates:
       if not said:
         log(f"autotune: timing {model} at batch {batch_size} on this CPU (once; cached in {path})")
         said.append(name)
-      rates[name] = rate(model, batch_size, layers_, chunk, models)
+      rates[name] = measure()
     return rates[name]
 
-  found = _measure(model, batch_size, layers, microbatch, models_at_once, timed)
+  found = _measure(model, batch_size, layers, microbatch, models_at_once, lambda lay, chunk, models: timed(
+      f"{model}/batch {batch_size}/{lay}/microbatch {chunk}/x{models}",
+      lambda: rate(model, batch_size, lay, chunk, models)))
+  candidates = _eval_candidates(eval_batch_size)
+  found = dataclasses.replace(found, eval_rows=max(candidates, key=lambda rows: timed(
+      f"{model}/eval/{found.layers}/rows {rows or eval_batch_size}",
+      lambda: eval_rate(model, found.layers, rows or eval_batch_size))))
   choices[key] = {k: v for k, v in dataclasses.asdict(found).items() if k != "source"}
   _write(path, table)
   return found
@@ -136,6 +148,11 @@ def _candidates(model: str, batch_size: int, layers: str, microbatch: int) -> li
   return list(dict.fromkeys(out))
 
 
+def _eval_candidates(eval_batch_size: int) -> list[int]:
+  """Rows per evaluation batch to time: 0 (the whole eval_batch_size) first, so a tie keeps it."""
+  return [0] + [r for r in EVAL_ROWS if _fit(r, eval_batch_size)]
+
+
 def _measure(model: str, batch_size: int, layers: str, microbatch: int, models_at_once: int, timed) -> Setting:
   """timed(layers, microbatch, models): samples/s of that candidate."""
   rates = {c: timed(*c, 1) for c in _candidates(model, batch_size, layers, microbatch)}
@@ -156,7 +173,9 @@ def rate(model: str, batch_size: int, layers: str, microbatch: int, models: int)
   through the compiled epoch program a sweep runs; the best of a few short windows."""
   from qd_jax.training import cohort, programs  # programs imports this module's callers
   compiled = programs.Programs(model, 10, 1e-3, layers, programs.mesh(), microbatch)
-  steps = max(2, SAMPLES_PER_CALL // batch_size)
+  # One call of the sweep's own size (CHUNK_STEPS steps): calls of 128 steps timed rates within
+  # noise of these and took twice as long on a slow candidate (XLA's convolutions).
+  steps = max(2, compiled.chunk_steps)
   rng = np.random.default_rng(0)
   shape = (models, steps * batch_size, *compiled.input_kind.example_shape)
   x = programs.place(rng.integers(0, 256, shape, dtype=np.uint8), compiled.repl)
@@ -176,4 +195,24 @@ def rate(model: str, batch_size: int, layers: str, microbatch: int, models: int)
       if (elapsed := time.perf_counter() - t0) >= WINDOW_S:
         break
     best = max(best, done / elapsed)
+  return best
+
+
+def eval_rate(model: str, layers: str, rows: int, set_rows: int = EVAL_SET_ROWS) -> float:
+  """Rows/s of the evaluation programs a sweep runs (training/programs.py) over a synthetic set
+  of `set_rows`, in batches of `rows`; the best of a few short windows."""
+  from qd_jax.training import programs
+  compiled = programs.Programs(model, 10, 1e-3, layers, programs.mesh(), eval_rows=0)
+  rng = np.random.default_rng(0)
+  x = rng.integers(0, 256, (set_rows, *compiled.input_kind.example_shape), dtype=np.uint8)
+  data = compiled.eval_set(x, rng.integers(0, 10, set_rows).astype(np.int32), rows)
+  state = compiled.init_state(0)
+  compiled.evaluate(state, data)  # compiles
+  best = 0.0
+  for _ in range(3):
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < WINDOW_S or not done:
+      compiled.evaluate(state, data)
+      done += set_rows
+    best = max(best, done / (time.perf_counter() - t0))
   return best

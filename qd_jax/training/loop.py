@@ -32,12 +32,13 @@ class Settings:
   layers: str = "auto"  # nn.registry.LAYERS: what is asked for; RunResult.layers is what ran
   microbatch: int = 0  # rows per chunk inside the step (0: whole batches); training/autotune.py
   init: str = "flax"  # nn.models.INITS
+  eval_rows: int | None = None  # rows per evaluation batch (autotune.Setting.eval_rows); None: the registry's
 
   @classmethod
   def from_config(cls, config, input_pipeline: str, setting) -> "Settings":
     """`setting`: the autotune.Setting chosen for this model on this machine."""
     return cls(config.epochs, config.batch_size, config.eval_batch_size, config.learning_rate,
-               input_pipeline, setting.layers, setting.microbatch, config.init)
+               input_pipeline, setting.layers, setting.microbatch, config.init, setting.eval_rows)
 
 
 @dataclasses.dataclass
@@ -52,6 +53,7 @@ class RunResult:
   compile_seconds: float
   layers: str
   microbatch: int
+  eval_rows: int  # rows per evaluation batch that ran
   models_at_once: int
   devices: int
   params: object = None  # the final parameters (for designs that score or keep a run further)
@@ -125,8 +127,8 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
   devices = programs.mesh().size
   _check_batches(members, settings, devices)
   ks = [len(m.split.categories) for m in members]
-  run_programs = [programs.get(model_name, k, settings.learning_rate, settings.layers, settings.microbatch)
-                  for k in ks]
+  run_programs = [programs.get(model_name, k, settings.learning_rate, settings.layers, settings.microbatch,
+                               settings.eval_rows) for k in ks]
   cohort_programs = run_programs[int(np.argmax(ks))]  # the most classes: the stacked state's shapes
   compiled = lambda: sum(p.compile_seconds for p in set(run_programs))  # noqa: E731
   compiled_at_start = compiled()
@@ -168,8 +170,8 @@ def _finish(model_name, members, states, histories, run_programs, train_seconds,
     test = p.evaluate(state, p.eval_set(*m.split.gather("test"), settings.eval_batch_size))
     observer.tested(m, test, train_seconds, compile_seconds)
     out.append(RunResult(model_name, m.seed, models.param_count(state.params), history, test, train_seconds,
-                         compile_seconds, p.layers, p.microbatch, len(members), programs.mesh().size,
-                         state.params))
+                         compile_seconds, p.layers, p.microbatch, p.eval_batch(settings.eval_batch_size),
+                         len(members), programs.mesh().size, state.params))
   return out
 
 

@@ -115,7 +115,7 @@ def predict(state: train_state.TrainState, xb: jax.Array, yb: jax.Array, *, prep
 
 
 CHUNK_STEPS = 32  # an epoch runs in calls of 32 steps; the last call runs the steps left
-# Evaluation batches per call: on XLA:CPU, calls of one small batch each took up to 1.7x the time
+# Evaluation batches per call: on XLA:CPU, calls of one small batch each took up to 1.44x the time
 # of one call over them all (benchmarks/eval_calls.py); a set's tail goes one batch per call.
 EVAL_CALL_BATCHES = 8
 
@@ -145,14 +145,16 @@ class Programs:
   seconds spent compiling are counted apart from the seconds spent running."""
 
   def __init__(self, model_name: str, num_classes: int, learning_rate: float, layers: str,
-               mesh_: jax.sharding.Mesh, microbatch: int = 0):
+               mesh_: jax.sharding.Mesh, microbatch: int = 0, eval_rows: int | None = None):
     spec = registry.get(model_name)
     self.layers = spec.layers(layers, jax.default_backend())
     self.model, self.num_classes, self.input_kind = spec.create(num_classes), num_classes, spec.input_kind
     self.apply = spec.apply(self.layers, num_classes)
     self.tx = optax.adam(learning_rate)
     self.microbatch = microbatch
-    self.eval_rows = spec.cpu_eval_rows if self.layers == "fast" and spec.cpu_eval_rows % mesh_.size == 0 else 0
+    # Rows per evaluation batch (autotune.Setting.eval_rows); None: the registry's, with its formulation.
+    rows = (spec.cpu_eval_rows if self.layers == "fast" else 0) if eval_rows is None else eval_rows
+    self.eval_rows = rows if rows % mesh_.size == 0 else 0
     # Models whose own loops (an LSTM's scan) ran several times slower inside the epoch's scan on
     # XLA:CPU (nn/registry.py, scan_epochs) take their epoch one step per call.
     self.chunk_steps = CHUNK_STEPS if spec.scan_epochs else 1
@@ -252,8 +254,7 @@ class Programs:
   def eval_set(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> EvalSet:
     """x, y cut into batches of `batch_size` rows (or the CPU formulation's eval_rows, where they
     divide it), the last one padded, and the batches into calls of EVAL_CALL_BATCHES, then one by one."""
-    if self.eval_rows and batch_size % self.eval_rows == 0:
-      batch_size = self.eval_rows
+    batch_size = self.eval_batch(batch_size)
     nb = -(-len(y) // batch_size)
     pad = nb * batch_size - len(y)
     xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(nb, batch_size, *x.shape[1:])
@@ -261,6 +262,10 @@ class Programs:
     full = nb - nb % EVAL_CALL_BATCHES
     calls = [(s, EVAL_CALL_BATCHES) for s in range(0, full, EVAL_CALL_BATCHES)] + [(s, 1) for s in range(full, nb)]
     return EvalSet([place((xb[s:s + n], yb[s:s + n]), self.cols) for s, n in calls], y)
+
+  def eval_batch(self, batch_size: int) -> int:
+    """Rows per evaluation batch for the config's `batch_size`: eval_rows where they divide it."""
+    return self.eval_rows if self.eval_rows and batch_size % self.eval_rows == 0 else batch_size
 
   def evaluate(self, state, data: EvalSet) -> dict:
     """Accuracy, mean loss, per-class accuracy and confusion matrix over every row (padding dropped).
@@ -280,6 +285,7 @@ class Programs:
 
 
 @functools.cache
-def get(model_name: str, num_classes: int, learning_rate: float, layers: str, microbatch: int = 0) -> Programs:
+def get(model_name: str, num_classes: int, learning_rate: float, layers: str, microbatch: int = 0,
+        eval_rows: int | None = None) -> Programs:
   """One Programs per setting in this process: seeds and sweep points reuse its compilations."""
-  return Programs(model_name, num_classes, learning_rate, layers, mesh(), microbatch)
+  return Programs(model_name, num_classes, learning_rate, layers, mesh(), microbatch, eval_rows)
