@@ -31,11 +31,11 @@ def main(argv) -> None:
       ra, rb = a[model], b[model]
       print(f"{model:>5} {ra['runs']:>4} {ra['train_seconds']:12.2f} {rb['train_seconds']:12.2f} "
             f"{rb['train_seconds'] / ra['train_seconds']:6.2f}")
-  same = [k for k in runs_a if k in runs_b and runs_a[k]["epochs"][-1]["train_loss"] == runs_b[k]["epochs"][-1]["train_loss"]]
-  gaps = [abs(runs_a[k]["test_loss"] - runs_b[k]["test_loss"]) for k in runs_a if k in runs_b]
+  both = [k for k in runs_a if k in runs_b]
+  same = [k for k in both if runs_a[k]["epochs"][-1]["train_loss"] == runs_b[k]["epochs"][-1]["train_loss"]]
+  gaps = [abs(runs_a[k]["test_loss"] - runs_b[k]["test_loss"]) for k in both]
   print(f"final train loss bitwise equal in {len(same)} of {len(gaps)} runs; "
         f"largest test-loss gap {max(gaps, default=0):.2e}")
-  both = [k for k in runs_a if k in runs_b]
   acc = sum(runs_a[k].get("test_accuracy") == runs_b[k].get("test_accuracy") for k in both)
   loss = sum(runs_a[k]["test_loss"] == runs_b[k]["test_loss"] for k in both)
   epochs = [(ea.get("val_accuracy"), eb.get("val_accuracy")) for k in both

@@ -1,4 +1,4 @@
-"""benchmarks/overhead.py: a launch's time beyond training, per run, and its compilations."""
+"""benchmarks/overhead.py, launch_stages.py and init_compile.py: a launch's time beyond training, per run, its stages and its compilations."""
 
 import json
 
@@ -43,3 +43,10 @@ def test_stages_split_a_profile_and_compilation_inside_an_epoch_is_compilation(t
   assert by["autotune"] == 3.0 and by["training"] == 5.0 and by["compilation"] == 0.7
   assert by["evaluation"] == 1.0 and by["summary.md"] == 0.2 and by["start-up and layout"] == 0.1
   assert by["records"] == 0.0 and "10.0 s sampled" in capsys.readouterr().out
+
+
+def test_init_compile_compares_both_levels_on_the_same_draws(capsys):
+  load_benchmark("init_compile").main(["--models", "fc", "--seeds", "1"])
+  rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| fc |")]
+  assert [row.split("|")[2].strip() for row in rows] == ["flax", "keras"]
+  assert rows[1].rstrip(" |").endswith("yes")  # Keras' glorot draws: bitwise the same at level 0

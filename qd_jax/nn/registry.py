@@ -81,6 +81,10 @@ class ModelSpec:
       return 0
     return self.cpu_microbatch
 
+  def eval_rows(self, layers: str) -> int:
+    """Rows per evaluation batch when autotune does not pick them (0: config.eval_batch_size)."""
+    return self.cpu_eval_rows if layers == "fast" else 0
+
   def cohort_size(self, backend: str) -> int:
     """Runs stacked when config.models_at_once is 0. Measured (benchmarks/throughput.py,
     `qd_jax_models<M>` rows): a GPU idles on one small model; on XLA:CPU the dense net gains,

@@ -32,7 +32,7 @@ CHUNKS = (64, 128, 256)  # microbatch chunks tried with the CPU formulation (whe
 # Rows per evaluation batch tried (where they divide eval_batch_size), on a set of EVAL_SET_ROWS:
 # the registry's 500 rows for CNN2 scored 0.68x the rows/s of 250 on one EPYC (benchmarks/eval_calls.py).
 EVAL_ROWS = (250, 500)
-EVAL_SET_ROWS = 2000  # a validation set of the local grid's size
+EVAL_SET_ROWS = 2000  # mid-range of the local grid's validation sets (300 to 4,500 rows)
 WINDOW_S = 0.25
 
 
@@ -70,8 +70,8 @@ def defaults(model: str, batch_size: int, layers: str = "auto", microbatch: int 
   spec, backend = registry.get(model), jax.default_backend()
   chosen = spec.layers(layers, backend)
   mb = microbatch if microbatch >= 0 else spec.microbatch(chosen, backend, jax.device_count())
-  eval_rows = _fit(spec.cpu_eval_rows, eval_batch_size) if chosen == "fast" else 0
-  return Setting(chosen, _fit(mb, batch_size), models_at_once or spec.cohort_size(backend), "defaults", eval_rows)
+  return Setting(chosen, _fit(mb, batch_size), models_at_once or spec.cohort_size(backend), "defaults",
+                 _fit(spec.eval_rows(chosen), eval_batch_size))
 
 
 def _fit(chunk: int, batch_size: int) -> int:
@@ -105,13 +105,17 @@ def choose(model: str, batch_size: int, *, layers: str = "auto", microbatch: int
       rates[name] = measure()
     return rates[name]
 
-  found = _measure(model, batch_size, layers, microbatch, models_at_once, lambda lay, chunk, models: timed(
-      f"{model}/batch {batch_size}/{lay}/microbatch {chunk}/x{models}",
-      lambda: rate(model, batch_size, lay, chunk, models)))
-  candidates = _eval_candidates(eval_batch_size)
-  found = dataclasses.replace(found, eval_rows=max(candidates, key=lambda rows: timed(
-      f"{model}/eval/{found.layers}/rows {rows or eval_batch_size}",
-      lambda: eval_rate(model, found.layers, rows or eval_batch_size))))
+  def train_rate(layers_: str, chunk: int, models: int) -> float:
+    return timed(f"{model}/batch {batch_size}/{layers_}/microbatch {chunk}/x{models}",
+                 lambda: rate(model, batch_size, layers_, chunk, models))
+
+  found = _measure(model, batch_size, layers, microbatch, models_at_once, train_rate)
+
+  def eval_rows_rate(rows: int) -> float:
+    rows = rows or eval_batch_size
+    return timed(f"{model}/eval/{found.layers}/rows {rows}", lambda: eval_rate(model, found.layers, rows))
+
+  found = dataclasses.replace(found, eval_rows=max(_eval_candidates(eval_batch_size), key=eval_rows_rate))
   choices[key] = {k: v for k, v in dataclasses.asdict(found).items() if k != "source"}
   _write(path, table)
   return found

@@ -152,8 +152,8 @@ class Programs:
     self.apply = spec.apply(self.layers, num_classes)
     self.tx = optax.adam(learning_rate)
     self.microbatch = microbatch
-    # Rows per evaluation batch (autotune.Setting.eval_rows); None: the registry's, with its formulation.
-    rows = (spec.cpu_eval_rows if self.layers == "fast" else 0) if eval_rows is None else eval_rows
+    # Rows per evaluation batch (autotune.Setting.eval_rows); None: the registry's for this formulation.
+    rows = spec.eval_rows(self.layers) if eval_rows is None else eval_rows
     self.eval_rows = rows if rows % mesh_.size == 0 else 0
     # Models whose own loops (an LSTM's scan) ran several times slower inside the epoch's scan on
     # XLA:CPU (nn/registry.py, scan_epochs) take their epoch one step per call.
