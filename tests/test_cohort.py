@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from qd_jax.data import splits
-from qd_jax.training import cohort, loop, programs
+from qd_jax.training import cohort, loop, programs, step
 
 from conftest import checkpoint_steps, open_files, records, start_and_kill, train_settings
 
@@ -76,6 +76,33 @@ def test_stack_pads_with_zeros_and_unstack_inverts(four):
   for got, want in zip(back, [small, big]):
     for x, y in zip(*(jax.tree_util.tree_leaves((s.params, s.opt_state)) for s in (got, want))):
       np.testing.assert_array_equal(x, y)
+
+
+def test_a_cohort_of_one_is_its_runs_state_and_steps_like_it():
+  # No stacking program for solo runs (most of a CPU sweep): the state goes in and out as it is.
+  compiled = programs.get("fc", 3, 1e-3, "auto")
+  state = compiled.init_state(0)
+  assert cohort.stack([state]) is state
+  assert cohort.unstack(state, [state])[0] is state
+  rng = np.random.default_rng(0)
+  x = rng.random((1, 16, 784), np.float32)
+  y = rng.integers(0, 3, (1, 16)).astype(np.int32)
+  got, metrics = jax.jit(cohort.stacked_step(compiled._step))(state, x, y, None, None)
+  want, want_metrics = jax.jit(compiled._step)(state, x[0], y[0])
+  assert metrics["loss"].shape == (1,)
+  assert float(metrics["loss"][0]) == float(want_metrics["loss"])
+  for a, b in zip(jax.tree_util.tree_leaves(got.params), jax.tree_util.tree_leaves(want.params)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_the_step_metrics_are_what_the_epoch_buffers_expect():
+  # programs._scan allocates its buffers from STEP_METRICS instead of tracing the step twice.
+  compiled = programs.get("cnn2", 4, 1e-3, "auto")
+  state = compiled.init_state(0)
+  x, y = np.zeros((8, 784), np.uint8), np.zeros(8, np.int32)
+  _, metrics = jax.eval_shape(compiled._step, state, x, y)
+  assert {k: (v.shape, v.dtype) for k, v in metrics.items()} == {
+      k: ((), np.dtype(d)) for k, d in step.STEP_METRICS.items()}
 
 
 def test_group_by_resume_epoch_and_size():

@@ -11,7 +11,7 @@ from qd_jax.errors import QdError
 from qd_jax.experiments import configs, sweep
 from qd_jax.experiments.configs import base
 from qd_jax.nn import augment, losses, models, registry
-from qd_jax.training import balance, cohort, loop, programs
+from qd_jax.training import balance, cohort, loop, programs, step
 
 from conftest import TINY, open_files, row_keys, train_settings
 
@@ -62,11 +62,11 @@ def test_class_weights_weight_each_rows_loss_by_inverse_frequency(files):
   x, y = jnp.asarray(x[:32]), jnp.asarray(np.r_[y[-8:], y[:24]])
   prepare = registry.get(registry.names()[0]).input_kind.prepare
   ce = losses.cross_entropy(state.apply_fn({"params": state.params}, prepare(x)), y)
-  _, weighted = programs.train_step(state, x, y, None, {"class_weights": jnp.asarray(w)}, prepare=prepare)
-  _, plain = programs.train_step(state, x, y, prepare=prepare)
+  _, weighted = step.train_step(state, x, y, None, {"class_weights": jnp.asarray(w)}, prepare=prepare)
+  _, plain = step.train_step(state, x, y, prepare=prepare)
   assert float(weighted["loss"]) == pytest.approx(float(jnp.mean(jnp.asarray(w)[y] * ce)), rel=1e-5)
   assert float(plain["loss"]) == pytest.approx(float(jnp.mean(ce)), rel=1e-5)
-  _, ones = programs.train_step(state, x, y, None, {"class_weights": jnp.ones(2)}, prepare=prepare)
+  _, ones = step.train_step(state, x, y, None, {"class_weights": jnp.ones(2)}, prepare=prepare)
   assert float(ones["loss"]) == pytest.approx(float(plain["loss"]), rel=1e-6)
 
 

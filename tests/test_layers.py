@@ -13,7 +13,7 @@ import pytest
 from jax import lax
 
 from qd_jax.nn import cpu_networks as layers, losses, models, registry
-from qd_jax.training import programs as steps
+from qd_jax.training import step as steps
 
 TOL = 1e-5
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import types
 
+import jax
+import numpy as np
 import pytest
 
 from qd_jax.errors import QdError
@@ -112,11 +114,30 @@ def test_evaluation_in_calls_of_several_batches_equals_one_batch_per_call(tiny_d
   compiled = programs.get("cnn2", len(split.categories), 1e-3, "fast")
   state = compiled.init_state(0)
   x, y = split.gather("test")
-  grouped = compiled.eval_set(x, y, 8)  # calls of 8 batches, then the rest one by one
-  assert [b[0].shape[0] for b in grouped.batches][:1] == [programs.EVAL_CALL_BATCHES]
+  grouped = compiled.eval_set(x, y, 8)  # calls of 8 batches, the last one running the rest
+  nb = -(-len(y) // 8)
+  assert nb % programs.EVAL_CALL_BATCHES  # so the last call is a partial one
+  assert {b[0].shape[0] for b in grouped.batches} == {programs.EVAL_CALL_BATCHES}
+  assert sum(grouped.counts) == nb and grouped.counts[-1] == nb % programs.EVAL_CALL_BATCHES
   monkeypatch.setattr(programs, "EVAL_CALL_BATCHES", 1)
   single = compiled.eval_set(x, y, 8)
-  assert {b[0].shape[0] for b in single.batches} == {1} and len(single.batches) > len(grouped.batches)
+  assert {b[0].shape[0] for b in single.batches} == {1} and len(single.batches) == nb
   a, b = compiled.evaluate(state, grouped), compiled.evaluate(state, single)
   assert (a["loss"], a["accuracy"], a["confusion"]) == (b["loss"], b["accuracy"], b["confusion"])
   assert (a["pred"] == b["pred"]).all()
+
+
+def test_programs_of_one_model_share_the_initialisation_and_keep_their_own_apply():
+  # Autotune's candidates and a sweep's settings differ in formulation, not in initial weights:
+  # one compiled initialisation serves them all, and each state applies its own formulation.
+  lr = 0.0123  # a setting no other test compiles
+  fast = programs.Programs("cnn2", 3, lr, "fast", programs.mesh())
+  xla = programs.Programs("cnn2", 3, lr, "xla", programs.mesh(), microbatch=64)
+  a, b = fast.init_state(5), xla.init_state(5)
+  assert fast.compile_seconds > 0 and xla.compile_seconds == 0
+  assert a.apply_fn is fast.apply and b.apply_fn is xla.apply and a.tx is fast.tx and b.tx is xla.tx
+  for x, y in zip(jax.tree_util.tree_leaves((a.params, a.opt_state)), jax.tree_util.tree_leaves((b.params, b.opt_state))):
+    np.testing.assert_array_equal(x, y)
+  other = programs.Programs("cnn2", 4, lr, "fast", programs.mesh())
+  other.init_state(5)
+  assert other.compile_seconds > 0  # another class count is another program

@@ -8,7 +8,7 @@
 * `affine`: half the minority's drawings, drawn anew at every step, rotated, shifted and scaled
   at random on the fly inside the compiled step (nn/augment.py).
 
-`extras` gives a run's per-run inputs of the step (programs.train_step); runs of the `none` arm
+`extras` gives a run's per-run inputs of the step (step.train_step); runs of the `none` arm
 have none, so their programs are exactly those of a run without arms.
 """
 

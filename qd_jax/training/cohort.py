@@ -1,7 +1,8 @@
 """Many models at once: the runs of one sweep that train together in one compiled program.
 
 A cohort is M runs of one model (seeds, sweep points) with device-resident data. Their states
-are stacked along a leading axis and one `jax.vmap`ped step trains them all. Where runs differ:
+are stacked along a leading axis and one `jax.vmap`ped step trains them all (a cohort of one
+keeps its run's state as it is). Where runs differ:
   * classes (H5's k): every state is zero-padded to the most classes, and the padded logits are
     masked out of the loss, so those weights get zero gradients and Adam leaves them at zero;
   * rows (H3, H4, H6): the data is zero-padded to the most rows, every run gets the most steps,
@@ -125,7 +126,11 @@ def _leaves(state):
 
 def stack(states: list):
   """One TrainState of M runs: each run's arrays zero-padded to the largest run's shapes and
-  stacked on a new axis 0. Padded weights get zero gradients, so Adam keeps them at zero."""
+  stacked on a new axis 0. Padded weights get zero gradients, so Adam keeps them at zero.
+  A cohort of one is its run's state as it is (`stacked_step` knows it by M = 1): no stacking
+  program to compile, and none to cut the state back each epoch."""
+  if len(states) == 1:
+    return states[0]
   template = max(states, key=lambda s: sum(a.size for a in jax.tree_util.tree_leaves(s.params)))
   leaves, tree = _leaves(template)
   shapes = tuple(np.shape(a) for a in leaves)
@@ -136,6 +141,8 @@ def stack(states: list):
 
 def unstack(stacked, states: list) -> list:
   """The inverse of `stack`: run m's arrays, cut back to the shapes of its state in `states`."""
+  if len(states) == 1:
+    return [stacked]
   leaves, _ = _leaves(stacked)
   shapes = tuple(tuple(np.shape(a) for a in _leaves(s)[0]) for s in states)
   cut = _program(_unstack_leaves, leaves[0].sharding)(leaves, shapes)
@@ -205,15 +212,18 @@ def epoch_tables(members: list[Member], epoch: int, batch_size: int) -> tuple[np
 
 
 def stacked_step(step):
-  """`step(state, x, y, class_mask, extras)` for M stacked runs (leading axis M on everything);
-  runs that `active` (M,) marks False keep their state."""
+  """`step(state, x, y, class_mask, extras)` for M stacked runs (leading axis M on everything
+  but a cohort of one's state, which `stack` leaves as it is); runs that `active` (M,) marks
+  False keep their state."""
   def run(state, x, y, class_mask, active, extras=None):
-    if x.shape[0] == 1 and class_mask is None:  # one run: no vmap, the solo program exactly
+    if x.shape[0] == 1:  # one run: no vmap, the solo program exactly
       first = lambda tree: jax.tree_util.tree_map(lambda a: a[0], tree)  # noqa: E731
-      new, m = step(first(state), x[0], y[0], None, first(extras))
-      new, m = jax.tree_util.tree_map(lambda a: a[None], (new, m))
-    else:
-      new, m = jax.vmap(step)(state, x, y, class_mask, extras)
+      new, m = step(state, x[0], y[0], None if class_mask is None else class_mask[0], first(extras))
+      m = jax.tree_util.tree_map(lambda a: a[None], m)
+      if active is not None:
+        new = jax.tree_util.tree_map(lambda n, o: jnp.where(active[0], n, o), new, state)
+      return new, m
+    new, m = jax.vmap(step)(state, x, y, class_mask, extras)
     if active is not None:
       keep = lambda n, o: jnp.where(active.reshape(-1, *[1] * (n.ndim - 1)), n, o)  # noqa: E731
       new = jax.tree_util.tree_map(keep, new, state)

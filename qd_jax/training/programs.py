@@ -1,4 +1,5 @@
-"""The compiled programs of one model setting: the Adam step, a whole epoch of a cohort, evaluation.
+"""The compiled programs of one model setting: the Adam step (training/step.py), a whole epoch of
+a cohort, evaluation.
 
 `Programs` owns its model and optimizer: it is built from (model, classes, learning rate, layers,
 mesh) and `programs.get` caches it by exactly those, so runs that share a setting share its
@@ -23,6 +24,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from qd_jax.nn import losses, models, registry
 from qd_jax.training import cohort
+from qd_jax.training.step import STEP_METRICS, train_step
 
 
 @functools.cache
@@ -39,84 +41,20 @@ def place(tree, sharding: NamedSharding):
   return jax.tree_util.tree_map(one, tree)
 
 
-def microbatch_value_and_grad(loss_fn, chunk: int):
-  """value_and_grad(loss_fn, has_aux=True) that walks the batch in chunks of `chunk` rows.
-
-  loss_fn(params, x, y) -> (mean loss, logits). With equal chunks, the mean of the chunk means
-  is the batch mean, so the result equals the whole-batch one. Chunks keep the intermediates
-  small: on XLA:CPU, CNN batches of 1024 train faster in chunks (training/autotune.py). Each
-  scan step runs two chunks, whose graphs are independent: XLA:CPU then overlaps one chunk's
-  single-threaded kernels (the conv kernel-gradient GEMMs) with the other's.
-  """
-  vg = jax.value_and_grad(loss_fn, has_aux=True)
-
-  def run(params, x, y):
-    n = x.shape[0]
-    if not chunk or chunk >= n:
-      return vg(params, x, y)
-    if n % chunk:
-      raise ValueError(f"batch {n} is not a multiple of microbatch {chunk}")
-    k = n // chunk
-
-    def body(acc, xy):
-      (loss, logits), g = vg(params, *xy)
-      return jax.tree_util.tree_map(jnp.add, acc, (loss, g)), logits
-
-    zero = (jnp.zeros((), jnp.float32), jax.tree_util.tree_map(jnp.zeros_like, params))
-    (loss, g), logits = jax.lax.scan(body, zero, (x.reshape(k, chunk, *x.shape[1:]),
-                                              y.reshape(k, chunk, *y.shape[1:])), unroll=2)
-    mean = jax.tree_util.tree_map(lambda a: a / k, (loss, g))
-    return (mean[0], logits.reshape(n, *logits.shape[2:])), mean[1]
-
-  return run
-
-
-def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, class_mask=None, extras=None, *,
-               prepare: Callable, augment: Callable | None = None, microbatch: int = 0):
-  """One Adam step on raw rows x (prepare turns them into the network's input). `microbatch` > 0
-  walks the batch in chunks of that many rows: the same gradient, faster for CNNs on XLA:CPU.
-  `class_mask` (K,) drops padded classes from the softmax (cohorts whose runs differ in k).
-  `extras` (training/balance.extras): `class_weights` (K,) weight each row's loss by its class;
-  `augment` (K,) with `key` transforms the rows of those classes at random (`augment`), with a
-  key folded from the run's key and its step count, so a resumed run draws the same."""
-  extras = extras or {}
-  weights = extras.get("class_weights")
-  if "augment" in extras:
-    if augment is None:
-      raise ValueError("this model's input kind has no augmentation")
-    key = jax.random.fold_in(jax.random.wrap_key_data(extras["key"]), state.step)
-    marked = extras["augment"][y]
-    # A conditional, so XLA materialises the drawn rows once instead of fusing the sampling into
-    # every read of them (the CPU convolutions read each pixel several times: 5x the step's flops
-    # when fused); a batch with no marked row skips the draw. Stacked runs (vmap) get a select.
-    x = jax.lax.cond(jnp.any(marked), lambda v: augment(v, key, marked), lambda v: v, prepare(x))
-    prepare = lambda v: v  # noqa: E731
-
-  def loss_fn(params, x, y):
-    logits = state.apply_fn({"params": params}, prepare(x))
-    if class_mask is not None:
-      logits = jnp.where(class_mask, logits, -1e9)  # exp underflows to 0: the k-class softmax
-    if weights is not None:  # Keras' class_weight: the batch mean of weight x loss
-      return jnp.mean(weights[y] * losses.cross_entropy(logits, y)), logits
-    return losses.mean_cross_entropy(logits, y), logits
-
-  chunk = microbatch if microbatch and x.shape[0] % microbatch == 0 else 0
-  (loss, logits), grads = microbatch_value_and_grad(loss_fn, chunk)(state.params, x, y)
-  correct = jnp.sum(jnp.argmax(logits, -1) == y)
-  return state.apply_gradients(grads=grads), {"loss": loss, "correct": correct}
-
-
-def predict(state: train_state.TrainState, xb: jax.Array, yb: jax.Array, *, prepare: Callable):
-  """Predicted class and per-example cross-entropy for batches (nb, B, ...)."""
-  def one(batch):
-    logits = state.apply_fn({"params": state.params}, prepare(batch[0]))
-    return jnp.argmax(logits, -1), losses.cross_entropy(logits, batch[1])
-  return jax.lax.map(one, (xb, yb))
+def predict(state: train_state.TrainState, xb: jax.Array, yb: jax.Array, n: jax.Array, *, prepare: Callable):
+  """Predicted class and per-example cross-entropy for the first `n` (a device scalar) of the
+  batches (nb, B, ...); zeros past them. With n an argument, a set's last call runs only its
+  own batches, through the same program as its full calls."""
+  def body(i, out):
+    logits = state.apply_fn({"params": state.params}, prepare(xb[i]))
+    pred, ce = out
+    return pred.at[i].set(jnp.argmax(logits, -1)), ce.at[i].set(losses.cross_entropy(logits, yb[i]))
+  return jax.lax.fori_loop(0, n, body, (jnp.zeros(yb.shape, jnp.int32), jnp.zeros(yb.shape, jnp.float32)))
 
 
 CHUNK_STEPS = 32  # an epoch runs in calls of 32 steps; the last call runs the steps left
 # Evaluation batches per call: on XLA:CPU, calls of one small batch each took up to 1.44x the time
-# of one call over them all (benchmarks/eval_calls.py); a set's tail goes one batch per call.
+# of one call over them all (benchmarks/eval_calls.py); a set's last call runs the batches left.
 EVAL_CALL_BATCHES = 8
 
 
@@ -130,13 +68,14 @@ def _shapes(extras: dict | None) -> tuple:
   return tuple(sorted((name, np.shape(a)) for name, a in (extras or {}).items()))
 
 
-_SHARED = {}  # Programs._compiled's shared programs: the gather, whatever the model
+_SHARED = {}  # Programs._compiled's shared programs: the gather (any model), the initialisation
 
 
 @dataclasses.dataclass
 class EvalSet:
   """Rows to score, padded to whole batches and placed on the devices once for every epoch."""
-  batches: list[tuple[jax.Array, jax.Array]]  # ((calls, batch, ...), (calls, batch)) each
+  batches: list[tuple[jax.Array, jax.Array, jax.Array]]  # (EVAL_CALL_BATCHES, batch, ...), (..., batch), n
+  counts: list[int]  # the batches each call really holds (its n, on the host)
   y: np.ndarray  # the true labels, unpadded
 
 
@@ -147,6 +86,7 @@ class Programs:
   def __init__(self, model_name: str, num_classes: int, learning_rate: float, layers: str,
                mesh_: jax.sharding.Mesh, microbatch: int = 0, eval_rows: int | None = None):
     spec = registry.get(model_name)
+    self.model_name, self.learning_rate = model_name, learning_rate
     self.layers = spec.layers(layers, jax.default_backend())
     self.model, self.num_classes, self.input_kind = spec.create(num_classes), num_classes, spec.input_kind
     self.apply = spec.apply(self.layers, num_classes)
@@ -171,17 +111,21 @@ class Programs:
 
   def init_state(self, seed: int, init: str = "flax") -> train_state.TrainState:
     """The run's initial state: Flax's initialisers, or Keras' (models.INITS) on the same keys,
-    from one compiled program per setting: the initialisers run op by op otherwise, which cost
-    more per run than a small run's training (the same bits)."""
+    from one compiled program: the initialisers run op by op otherwise, which cost more per run
+    than a small run's training (the same bits). The program depends on neither the formulation
+    nor the batch, so every Programs of this model and class count shares it (autotune's
+    candidates too), each taking the state with its own apply_fn."""
     def create(key):
       params = models.init_params(self.model, key, self.input_kind.example_shape, init)
       return train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx)
     key = jax.random.key(seed)
-    return self._compiled(("init", init), create, key, out_shardings=self.repl)(key)
+    shared_key = ("init", self.model_name, self.num_classes, init, self.learning_rate, self.repl)
+    f = self._compiled(shared_key, create, key, shared=True, out_shardings=self.repl)
+    return f(key).replace(apply_fn=self.apply, tx=self.tx)
 
   def _compiled(self, key, fn: Callable, *args, shared: bool = False, **jit_kwargs):
-    """fn compiled for args, once per key; `shared` keys (programs that use no model) are
-    compiled once in the process for every Programs, and charged to the one that compiled them."""
+    """fn compiled for args, once per key; `shared` keys (programs that no formulation changes)
+    are compiled once in the process for every Programs, and charged to the one that compiled them."""
     table = _SHARED if shared else self._executables
     if key not in table:
       t0 = time.perf_counter()
@@ -241,8 +185,8 @@ class Programs:
         state, out = step(state, x[i], y[i], class_mask, live[i], extras)
         return state, jax.tree_util.tree_map(lambda buf, v: buf.at[i].set(v), outs, out)
 
-      shapes = jax.eval_shape(lambda s: step(s, x[0], y[0], class_mask, live[0], extras)[1], state)
-      outs = jax.tree_util.tree_map(lambda a: jnp.zeros((x.shape[0], *a.shape), a.dtype), shapes)
+      # The buffers' shapes from STEP_METRICS: a jax.eval_shape of the step traced it a second time.
+      outs = {k: jnp.zeros(x.shape[:2], dtype) for k, dtype in STEP_METRICS.items()}
       return jax.lax.fori_loop(0, steps, body, (state, outs))
 
     key = ("scan", x.shape, None if class_mask is None else class_mask.shape, _shapes(extras))
@@ -253,15 +197,17 @@ class Programs:
 
   def eval_set(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> EvalSet:
     """x, y cut into batches of `batch_size` rows (or the CPU formulation's eval_rows, where they
-    divide it), the last one padded, and the batches into calls of EVAL_CALL_BATCHES, then one by one."""
-    batch_size = self.eval_batch(batch_size)
+    divide it), the last one padded, and the batches into calls of EVAL_CALL_BATCHES, the last
+    call padded with empty batches that it does not run."""
+    batch_size, size = self.eval_batch(batch_size), EVAL_CALL_BATCHES
     nb = -(-len(y) // batch_size)
-    pad = nb * batch_size - len(y)
-    xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(nb, batch_size, *x.shape[1:])
-    yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(nb, batch_size)
-    full = nb - nb % EVAL_CALL_BATCHES
-    calls = [(s, EVAL_CALL_BATCHES) for s in range(0, full, EVAL_CALL_BATCHES)] + [(s, 1) for s in range(full, nb)]
-    return EvalSet([place((xb[s:s + n], yb[s:s + n]), self.cols) for s, n in calls], y)
+    calls = -(-nb // size)
+    pad = calls * size * batch_size - len(y)
+    xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(calls, size, batch_size, *x.shape[1:])
+    yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(calls, size, batch_size)
+    counts = [min(size, nb - c * size) for c in range(calls)]
+    return EvalSet([(*place((xb[c], yb[c]), self.cols), place(np.int32(n), self.repl)) for c, n in enumerate(counts)],
+                   counts, y)
 
   def eval_batch(self, batch_size: int) -> int:
     """Rows per evaluation batch for the config's `batch_size`: eval_rows where they divide it."""
@@ -269,14 +215,15 @@ class Programs:
 
   def evaluate(self, state, data: EvalSet) -> dict:
     """Accuracy, mean loss, per-class accuracy and confusion matrix over every row (padding dropped).
-    Calls of two shapes, so sets of every size share their two compilations."""
-    def call(xb, yb):
-      f = self._compiled(("eval", xb.shape), self._predict, state, xb, yb,
-                         in_shardings=(self.repl, self.cols, self.cols), out_shardings=self.repl)
-      return f(state, xb, yb)
+    Calls of one shape, so sets of every size share one compilation."""
+    def call(xb, yb, n):
+      f = self._compiled(("eval", xb.shape), self._predict, state, xb, yb, n,
+                         in_shardings=(self.repl, self.cols, self.cols, self.repl), out_shardings=self.repl)
+      return f(state, xb, yb, n)
     y, n, k = data.y, len(data.y), self.num_classes
-    outs = [call(xb, yb) for xb, yb in data.batches]
-    pred, ce = (np.concatenate([np.asarray(o[i]).reshape(-1) for o in outs])[:n] for i in (0, 1))
+    outs = [call(*batch) for batch in data.batches]  # read after the last call, as the epoch's are
+    pred, ce = (np.concatenate([np.asarray(o[i])[:c].reshape(-1) for o, c in zip(outs, data.counts)])[:n]
+                for i in (0, 1))
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (y, pred), 1)
     per_class = np.diag(confusion) / np.maximum(confusion.sum(1), 1)
