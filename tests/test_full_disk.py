@@ -95,8 +95,11 @@ def test_a_full_disk_while_checkpointing_is_one_line_and_loses_nothing(bigger_da
   subprocess.run(_cmd(bigger_data_dir, tmp_path / "whole"), check=True, capture_output=True)
   out = tmp_path / "ns"
   out.mkdir()
+  # Run as a script, its path would put tests/ first on sys.path: the repository goes first too,
+  # so it imports this checkout's qd_jax whether or not (and wherever) the package is installed.
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))}
   subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable, __file__,
-                  str(bigger_data_dir), str(out)], check=True, timeout=900)
+                  str(bigger_data_dir), str(out)], check=True, timeout=900, env=env)
   result = json.loads((out / "result.json").read_text())
   assert result["killed"] == -signal.SIGKILL
   line = _one_line(*result["full"], "No space left on device")

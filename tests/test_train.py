@@ -136,7 +136,8 @@ def test_programs_of_one_model_share_the_initialisation_and_keep_their_own_apply
   a, b = fast.init_state(5), xla.init_state(5)
   assert fast.compile_seconds > 0 and xla.compile_seconds == 0
   assert a.apply_fn is fast.apply and b.apply_fn is xla.apply and a.tx is fast.tx and b.tx is xla.tx
-  for x, y in zip(jax.tree_util.tree_leaves((a.params, a.opt_state)), jax.tree_util.tree_leaves((b.params, b.opt_state))):
+  leaves = [jax.tree_util.tree_leaves((s.params, s.opt_state)) for s in (a, b)]
+  for x, y in zip(*leaves):
     np.testing.assert_array_equal(x, y)
   other = programs.Programs("cnn2", 4, lr, "fast", programs.mesh())
   other.init_state(5)
