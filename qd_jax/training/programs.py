@@ -140,9 +140,10 @@ class Programs:
     return f(state, x, y, extras)
 
   def epoch(self, state, x_all, y_all, idx, class_mask=None, active=None, extras=None):
-    """A whole epoch of M stacked runs: the cohort's step scanned over batches gathered from the
-    device-resident rows x_all (M, N, ...) by indices idx (S, M, B) (host values); active (S, M)
-    masks steps, and `extras` ({name: (M, ...)}, cohort.stack_extras) are the runs' step inputs.
+    """A whole epoch of M stacked runs (cohort.stack: a cohort of one's state as it is): the
+    cohort's step scanned over batches gathered from the device-resident rows x_all (M, N, ...)
+    by indices idx (S, M, B) (host values); active (S, M) masks steps, and `extras`
+    ({name: (M, ...)}, cohort.stack_extras) are the runs' step inputs.
 
     The epoch runs in calls of `chunk_steps` steps, each fed by a gather program. The call's
     step count is an argument, so the costly program depends on neither N nor S: runs of every
