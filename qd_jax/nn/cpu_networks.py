@@ -26,6 +26,9 @@ from jax import lax
 
 from qd_jax.nn.models import CONV_LAYERS, FC_LAYERS, HEAD_LAYERS
 
+# Raised when a formulation here changes, so autotune's cached timings are measured again.
+REVISION = 2
+
 # ---- index tables (numpy constants, built once per shape) ----
 
 @functools.cache
@@ -69,6 +72,11 @@ def _opaque(table: np.ndarray) -> jax.Array:
 
 # ---- batch-minor conv: x (cin, H, W, B) -> (cout, slots, B) ----
 
+def _parity_tap(x, c, r0, c0, ho, wo):
+  """(ho/2, wo/2, B): channel c from (r0, c0) in steps of 2, what one tap reads for one parity slot."""
+  return x[c, r0:r0 + ho - 1:2, c0:c0 + wo - 1:2]
+
+
 def _patches(x, kh, kw, pooled):
   """(cin, H, W, B) -> (taps*cin, slots*B), rows (tap, ci), by stacking strided slices.
   Slices copy whole batch vectors. A gather that feeds a GEMM ran 2x slower here."""
@@ -76,7 +84,7 @@ def _patches(x, kh, kw, pooled):
   ho, wo = h - kh + 1, w - kw + 1
   if pooled:
     _slots(ho, wo, True)  # checks evenness
-    parts = [x[c, i + s:i + s + ho - 1:2, j + t:j + t + wo - 1:2] for i in range(kh)
+    parts = [_parity_tap(x, c, i + s, j + t, ho, wo) for i in range(kh)
              for j in range(kw) for c in range(cin) for s in range(2) for t in range(2)]
   else:
     parts = [x[c, i:i + ho, j:j + wo] for i in range(kh) for j in range(kw) for c in range(cin)]
@@ -98,8 +106,31 @@ def _fold(dp, in_shape, kh, kw, pooled):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_cm(x: jax.Array, kernel: jax.Array, pooled: bool = False) -> jax.Array:
-  """VALID, stride-1 conv without bias on batch-minor x (cin, H, W, B) -> (cout, slots, B)."""
-  return _conv_cm_fwd(x, kernel, pooled)[0]
+  """VALID, stride-1 conv without bias on batch-minor x (cin, H, W, B) -> (cout, slots, B).
+  Under a gradient it is the patches GEMM, whose patches the kernel gradient needs
+  (_conv_cm_fwd); undifferentiated (evaluation) and pooled, it is _pooled_direct."""
+  return _pooled_direct(x, kernel) if pooled else _conv_cm_fwd(x, kernel, pooled)[0]
+
+
+def _pooled_direct(x, kernel):
+  """The parity-major conv as kh*kw*cin shifted multiply-adds per parity slot, in one fused
+  pass with no patches written and read back: CNN2's evaluation ran 1.6x the rows/s of the
+  GEMM here (benchmarks/eval_calls.py --formulations). Row-major (CNN1's), the same form ran
+  slower than the GEMM in a trial, so that conv stays the GEMM."""
+  kh, kw, cin, cout = kernel.shape
+  _, h, w, b = x.shape
+  ho, wo = h - kh + 1, w - kw + 1
+  _slots(ho, wo, True)  # checks evenness
+  blocks = []
+  for s in range(2):
+    for t in range(2):
+      total = 0
+      for i in range(kh):
+        for j in range(kw):
+          for c in range(cin):
+            total = total + kernel[i, j, c][:, None, None, None] * _parity_tap(x, c, i + s, j + t, ho, wo)[None]
+      blocks.append(total.reshape(cout, -1, b))
+  return jnp.concatenate(blocks, axis=1)
 
 
 def _conv_cm_fwd(x, kernel, pooled):

@@ -46,8 +46,9 @@ class ModelSpec:
   module: Callable[[int], nn.Module]  # number of classes -> the Flax module
   cpu_network: Callable | None = None  # (params, x) -> logits on the module's own params
   cpu_microbatch: int = 0  # rows per chunk inside the step with cpu_network (0: whole batches)
-  # Rows per evaluation call with cpu_network (0: config.eval_batch_size): the CNNs' forward
-  # pass over 1,000 rows ran 2.5x slower than over 250-500 here (the same cache cliff as training).
+  # Rows per evaluation call with cpu_network (0: config.eval_batch_size): a patches GEMM's forward
+  # pass over 1,000 rows ran 2.5x slower than over 250-500 here (the same cache cliff as training);
+  # CNN2's pooled convs, evaluated without patches, held their rate (eval_formulations.log).
   cpu_eval_rows: int = 0
   cpu_cohort: int = 1  # runs trained stacked by default on CPUs
   accelerator_cohort: int = 16  # ... and on GPUs and TPUs

@@ -23,7 +23,7 @@ import time
 import jax
 import numpy as np
 
-from qd_jax.nn import registry
+from qd_jax.nn import cpu_networks, registry
 
 CACHE = "~/.cache/qd_jax/autotune.json"
 STACK_MARGIN = 1.05  # a cohort must beat solo runs by this much, measured, to be chosen
@@ -60,8 +60,9 @@ def cpu_model() -> str:
 
 
 def machine() -> str:
-  """The cache key of this machine: what the timings depend on."""
-  return f"{cpu_model()} | {os.cpu_count()} cores | jax {jax.__version__} | {jax.default_backend()}"
+  """The cache key of this machine: what the timings depend on, the formulations' revision too."""
+  return (f"{cpu_model()} | {os.cpu_count()} cores | jax {jax.__version__} | {jax.default_backend()}"
+          f" | formulations r{cpu_networks.REVISION}")
 
 
 def defaults(model: str, batch_size: int, layers: str = "auto", microbatch: int = -1,
