@@ -30,7 +30,8 @@ STACK_MARGIN = 1.05  # a cohort must beat solo runs by this much, measured, to b
 STACKS = (2, 4, 8)  # cohort sizes tried, smallest first; the first that does not pay ends the search
 CHUNKS = (64, 128, 256)  # microbatch chunks tried with the CPU formulation (where they divide the batch)
 # Rows per evaluation batch tried (where they divide eval_batch_size), on a set of EVAL_SET_ROWS:
-# the registry's 500 rows for CNN2 scored 0.68x the rows/s of 250 on one EPYC (benchmarks/eval_calls.py).
+# the registry's 500 rows for CNN2 scored 0.68x the rows/s of 250 on one EPYC with its convs as GEMMs
+# (benchmarks/eval_calls.py); a formulation's rate by batch size is the machine's to say.
 EVAL_ROWS = (250, 500)
 EVAL_SET_ROWS = 2000  # mid-range of the local grid's validation sets (300 to 4,500 rows)
 WINDOW_S = 0.25
