@@ -1,9 +1,10 @@
-"""The initialisation's compile time at XLA:CPU's default backend optimisation and at level 0,
-and whether level 0 draws the same bits (why qd_jax compiles it at the default).
+"""The initialisation's compile time at XLA:CPU's default backend optimisation and at levels 1
+and 0, and whether each draws the default's bits (why qd_jax compiles it at level 1:
+training/programs.py, CPU_INIT_OPTIONS).
 
-  python benchmarks/init_compile.py [--models cnn2,fc] [--seeds 3]
+  python benchmarks/init_compile.py [--models fc,cnn1,cnn2,rnn] [--seeds 5]
 
-Each (model, initialiser) is lowered once and compiled both ways, with no persistent cache.
+Each (model, initialiser) is lowered once and compiled at each level, with no persistent cache.
 """
 
 import argparse
@@ -17,17 +18,17 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # qd_jax, however run
 from qd_jax.nn import models, registry  # noqa: E402
 
-LEVEL0 = {"xla_backend_optimization_level": 0}
+LEVELS = (1, 0)
 
 
 def main(argv=None) -> None:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--models", default="cnn2,fc")
-  p.add_argument("--seeds", type=int, default=3)
+  p.add_argument("--models", default="fc,cnn1,cnn2,rnn")
+  p.add_argument("--seeds", type=int, default=5)
   args = p.parse_args(argv)
   jax.config.update("jax_compilation_cache_dir", None)
-  print("| model | init | compile s, default | compile s, level 0 | same bits (seeds) |")
-  print("|---|---|---:|---:|---|")
+  print("| model | init | compile s, default | " + " | ".join(f"compile s, level {n} | same bits (seeds)" for n in LEVELS) + " |")
+  print("|---|---|---:|" + "---:|---|" * len(LEVELS))
   for name in args.models.split(","):
     spec = registry.get(name)
     module = spec.create(10)
@@ -36,14 +37,17 @@ def main(argv=None) -> None:
           jax.random.key(0))
       t0 = time.perf_counter()
       default = lowered.compile()
-      t1 = time.perf_counter()
-      level0 = lowered.compile(compiler_options=LEVEL0)
-      t2 = time.perf_counter()
-      same = all(all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(default(jax.random.key(s))),
-                                                          jax.tree_util.tree_leaves(level0(jax.random.key(s)))))
-                 for s in range(args.seeds))
-      print(f"| {name} | {init} | {t1 - t0:.2f} | {t2 - t1:.2f} | {'yes' if same else 'no'} |", flush=True)
+      cells = [f"{time.perf_counter() - t0:.2f}"]
+      for level in LEVELS:
+        t0 = time.perf_counter()
+        other = lowered.compile(compiler_options={"xla_backend_optimization_level": level})
+        cells.append(f"{time.perf_counter() - t0:.2f}")
+        cells.append("yes" if all(_same(default, other, jax.random.key(s)) for s in range(args.seeds)) else "no")
+      print(f"| {name} | {init} | " + " | ".join(cells) + " |", flush=True)
 
+
+def _same(a, b, key) -> bool:
+  return all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a(key)), jax.tree_util.tree_leaves(b(key))))
 
 if __name__ == "__main__":
   main()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qd_jax.errors import QdError
+from qd_jax.nn import models
 from qd_jax.records import workdir as wd
 from qd_jax.training import loop, programs
 
@@ -142,3 +143,19 @@ def test_programs_of_one_model_share_the_initialisation_and_keep_their_own_apply
   other = programs.Programs("cnn2", 4, lr, "fast", programs.mesh())
   other.init_state(5)
   assert other.compile_seconds > 0  # another class count is another program
+
+
+@pytest.mark.parametrize("model,init", [("cnn2", "flax"), ("fc", "flax"), ("cnn1", "keras")])
+def test_initialisation_at_its_cheaper_level_draws_the_default_levels_bits(model, init):
+  # The initialisation compiles at programs.CPU_INIT_OPTIONS to save a first launch's compile time;
+  # that is only allowed while it draws, on the CPU at hand, what the default level draws.
+  compiled = programs.Programs(model, 7, 0.0125, "fast", programs.mesh())
+  state = compiled.init_state(0, init)
+  assert programs.init_options() == (programs.CPU_INIT_OPTIONS if jax.default_backend() == "cpu" else None)
+  for seed in (0, 1, 11):
+    ours = compiled.init_state(seed, init).params
+    key = jax.random.key(seed)
+    default = jax.jit(lambda k: models.init_params(compiled.model, k, (784,), init))(key)
+    for x, y in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(default)):
+      np.testing.assert_array_equal(x, y)
+  assert state.step == 0

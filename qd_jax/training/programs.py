@@ -56,6 +56,16 @@ CHUNK_STEPS = 32  # an epoch runs in calls of 32 steps; the last call runs the s
 # Evaluation batches per call: on XLA:CPU, calls of one small batch each took up to 1.44x the time
 # of one call over them all (benchmarks/eval_calls.py); a set's last call runs the batches left.
 EVAL_CALL_BATCHES = 8
+# The initialisation at XLA:CPU's backend optimisation level 1: it compiled in a quarter of the
+# default's time and drew the same bits (benchmarks/init_compile.py; tests/test_train.py checks
+# the bits on the CPU at hand). Level 0 changed Flax's truncated-normal draws. A first launch
+# compiles one initialisation per model and class count, so this is paid 11 times locally.
+CPU_INIT_OPTIONS = {"xla_backend_optimization_level": 1}
+
+
+def init_options() -> dict | None:
+  """XLA options of the initialisation program: CPU_INIT_OPTIONS on the CPU, the defaults elsewhere."""
+  return CPU_INIT_OPTIONS if jax.default_backend() == "cpu" else None
 
 
 def chunks(steps: int, size: int = CHUNK_STEPS) -> list[tuple[int, int]]:
@@ -120,16 +130,17 @@ class Programs:
       return train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx)
     key = jax.random.key(seed)
     shared_key = ("init", self.model_name, self.num_classes, init, self.learning_rate, self.repl)
-    f = self._compiled(shared_key, create, key, shared=True, out_shardings=self.repl)
+    f = self._compiled(shared_key, create, key, shared=True, options=init_options(), out_shardings=self.repl)
     return f(key).replace(apply_fn=self.apply, tx=self.tx)
 
-  def _compiled(self, key, fn: Callable, *args, shared: bool = False, **jit_kwargs):
-    """fn compiled for args, once per key; `shared` keys (programs that no formulation changes)
-    are compiled once in the process for every Programs, and charged to the one that compiled them."""
+  def _compiled(self, key, fn: Callable, *args, shared: bool = False, options: dict | None = None, **jit_kwargs):
+    """fn compiled for args (with XLA compiler `options`), once per key; `shared` keys (programs
+    that no formulation changes) are compiled once in the process for every Programs, and charged
+    to the one that compiled them."""
     table = _SHARED if shared else self._executables
     if key not in table:
       t0 = time.perf_counter()
-      table[key] = jax.jit(fn, **jit_kwargs).lower(*args).compile()
+      table[key] = jax.jit(fn, **jit_kwargs).lower(*args).compile(compiler_options=options)
       self.compile_seconds += time.perf_counter() - t0
     return table[key]
 
