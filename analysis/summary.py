@@ -58,6 +58,14 @@ def _point(r: dict) -> str:
   return ", ".join(f"{k}={v}" for k, v in sorted(r.get("point", {}).items())) or "-"
 
 
+def _epochs(runs: list[dict]) -> str:
+  """The epoch budgets the runs had, per model where they differ (H2's FC trains longer)."""
+  budgets = {r["model"]: r.get("epoch_budget", len(r["epochs"])) for r in runs}
+  if len(set(budgets.values())) == 1:
+    return f"{next(iter(budgets.values()))} epochs"
+  return "epochs " + ", ".join(f"{m} {n}" for m, n in sorted(budgets.items()))
+
+
 def _section(config, runs: list[dict]) -> list[str]:
   r0 = runs[0]
   split = r0["split"][0]
@@ -65,7 +73,7 @@ def _section(config, runs: list[dict]) -> list[str]:
            f"- categories ({r0['num_categories']}): {', '.join(r0['categories'])}",
            f"- rows per category: {r0['rows_per_category']:,} (asked {r0['rows_requested']:,}); "
            f"split train/val/test {split['train']}/{split['val']}/{split['test']} for {split['category']}",
-           f"- {config.epochs} epochs, batch {config.batch_size}, Adam lr {config.learning_rate:g}, "
+           f"- {_epochs(runs)}, batch {config.batch_size}, Adam lr {config.learning_rate:g}, "
            f"input pipeline {r0['input_pipeline']}, {r0['devices']} device(s)", "",
            "| model | point | params | seed | test acc | test loss | train s | compile s | samples/s (last epoch) |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -402,3 +402,12 @@ def test_ablation_labels_arms_by_their_records_and_compares_fig8(tmp_path):
   assert "n = 500 (paper's gap +10 points): reproduced by keras init, batch 32, first rows;" in md  # its gap is 10
   verdicts_ = {(t["arm"], t["rows_per_category"]): ablation.verdict(t) for t in table}
   assert verdicts_[("baseline", 500)] == "does not"
+
+
+def test_summary_md_gives_each_models_epoch_budget_where_they_differ():
+  # H2's FC trains 30 epochs against the CNNs' 10: one "10 epochs" line would misstate it.
+  runs = [{"model": "fc", "epoch_budget": 30, "epochs": [{}] * 30},
+          {"model": "cnn2", "epoch_budget": 10, "epochs": [{}] * 10}]
+  assert summary._epochs(runs) == "epochs cnn2 10, fc 30"
+  assert summary._epochs(runs[1:]) == "10 epochs"
+  assert summary._epochs([{"model": "cnn2", "epochs": [{}] * 4}]) == "4 epochs"  # records without a budget
