@@ -14,6 +14,7 @@ import os
 import pathlib
 import re
 import sys
+import warnings
 
 from qd_jax.errors import QdError
 
@@ -87,6 +88,11 @@ def _from_orbax(record: logging.LogRecord) -> bool:
   return record.name == "asyncio" or f"{os.sep}orbax{os.sep}" in record.pathname
 
 
+# The interpreter's warning (through `warnings`, not sys.unraisablehook) for each coroutine that
+# orbax abandoned, printed whenever one is collected.
+ABANDONED = "coroutine '.*' was never awaited"
+
+
 class Quiet:
   """What the block inside `quiet` sets when the work it muted failed."""
   failed = False
@@ -110,10 +116,16 @@ def quiet():
     lg.addFilter(mute)
   sys.unraisablehook = lambda unraisable: None
   try:
-    yield q
+    with warnings.catch_warnings():
+      warnings.filterwarnings("ignore", message=ABANDONED, category=RuntimeWarning)
+      try:
+        yield q
+      finally:
+        if q.failed:
+          gc.collect()  # what the failure abandoned reports now, muted, not at exit
   finally:
     if q.failed:
-      gc.collect()  # what the failure abandoned reports now, muted, not at exit
+      warnings.filterwarnings("ignore", message=ABANDONED, category=RuntimeWarning)  # and at exit
     else:
       sys.unraisablehook = hook
       for lg in loggers:
