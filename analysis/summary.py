@@ -26,7 +26,7 @@ def h1_answer(runs: list[dict], reasonable: float) -> list[str]:
   if fc is None:
     return []
   k, h = fc["num_categories"], fc["hypothesis"]
-  asked = "" if h == "h1" else " (H1's question, on these runs)"
+  asked = "" if paper.kind_of(h) == paper.REASONABLE else " (H1's question, on these runs)"
   return [f"## {h.upper()}: does the FC net reach reasonable accuracy?{asked}", "",
           f"- FC test accuracy: {fmt.pct(fc['mean'])} over {fc['n']} seed(s)"
           + ("" if fc["n"] < 2 else f", 95% CI [{fmt.pct(fc['ci_low'])}, {fmt.pct(fc['ci_high'])}]"),
