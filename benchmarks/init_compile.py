@@ -47,7 +47,9 @@ def main(argv=None) -> None:
 
 
 def _same(a, b, key) -> bool:
+  """Whether two compiled initialisations draw the same bits from `key`."""
   return all(np.array_equal(x, y) for x, y in zip(jax.tree_util.tree_leaves(a(key)), jax.tree_util.tree_leaves(b(key))))
+
 
 if __name__ == "__main__":
   main()

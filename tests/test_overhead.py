@@ -52,3 +52,15 @@ def test_init_compile_compares_each_level_on_the_same_draws(capsys):
   cells = [[c.strip() for c in row.strip(" |").split("|")] for row in rows]
   assert [c[4] for c in cells] == ["yes", "yes"]  # level 1, which qd_jax compiles at: the same bits
   assert cells[1][6] == "yes"  # Keras' glorot draws: bitwise the same at level 0 too
+
+
+def test_eval_calls_formulations_times_both_forms_and_puts_the_real_one_back(capsys, monkeypatch):
+  from qd_jax.nn import cpu_networks
+  bench = load_benchmark("eval_calls")
+  monkeypatch.setattr(bench, "WINDOW_S", 0.05)
+  real = cpu_networks._pooled_direct, cpu_networks._conv_cm_fwd
+  bench.main(["--formulations", "--models", "cnn2,cnn1", "--batches", "250", "--rows", "500"])
+  rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| cnn")]
+  assert [(r[0].strip(), r[-1].strip()) for r in rows] == [("cnn2", "multiply-adds"), ("cnn1", "GEMM")]
+  assert all(float(r[2].replace(",", "")) > 0 and float(r[3].replace(",", "")) > 0 for r in rows)
+  assert (cpu_networks._pooled_direct, cpu_networks._conv_cm_fwd) == real

@@ -155,7 +155,7 @@ def test_initialisation_at_its_cheaper_level_draws_the_default_levels_bits(model
   for seed in (0, 1, 11):
     ours = compiled.init_state(seed, init).params
     key = jax.random.key(seed)
-    default = jax.jit(lambda k: models.init_params(compiled.model, k, (784,), init))(key)
+    default = jax.jit(lambda k: models.init_params(compiled.model, k, compiled.input_kind.example_shape, init))(key)
     for x, y in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(default)):
       np.testing.assert_array_equal(x, y)
   assert state.step == 0

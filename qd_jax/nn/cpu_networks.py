@@ -114,22 +114,16 @@ def conv_cm(x: jax.Array, kernel: jax.Array, pooled: bool = False) -> jax.Array:
 
 def _pooled_direct(x, kernel):
   """The parity-major conv as kh*kw*cin shifted multiply-adds per parity slot, in one fused
-  pass with no patches written and read back: CNN2's evaluation ran 1.6x the rows/s of the
-  GEMM here (benchmarks/eval_calls.py --formulations). Row-major (CNN1's), the same form ran
-  slower than the GEMM in a trial, so that conv stays the GEMM."""
+  pass with no patches written and read back: CNN2's evaluation ran 1.7x-1.8x the rows/s of the
+  GEMM here. Row-major (CNN1's), the same form ran slower than the GEMM, so that conv stays
+  the GEMM (both: benchmarks/eval_calls.py --formulations)."""
   kh, kw, cin, cout = kernel.shape
   _, h, w, b = x.shape
   ho, wo = h - kh + 1, w - kw + 1
   _slots(ho, wo, True)  # checks evenness
-  blocks = []
-  for s in range(2):
-    for t in range(2):
-      total = 0
-      for i in range(kh):
-        for j in range(kw):
-          for c in range(cin):
-            total = total + kernel[i, j, c][:, None, None, None] * _parity_tap(x, c, i + s, j + t, ho, wo)[None]
-      blocks.append(total.reshape(cout, -1, b))
+  taps = [(i, j, c) for i in range(kh) for j in range(kw) for c in range(cin)]
+  blocks = [sum(kernel[i, j, c][:, None, None, None] * _parity_tap(x, c, i + s, j + t, ho, wo)[None]
+                for i, j, c in taps).reshape(cout, -1, b) for s in range(2) for t in range(2)]
   return jnp.concatenate(blocks, axis=1)
 
 
