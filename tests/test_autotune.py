@@ -15,23 +15,29 @@ from conftest import TINY
 
 @pytest.fixture
 def timed(monkeypatch, tmp_path):
-  """autotune.rate and eval_rate replaced by a table of samples/s; returns the training timings
-  it got, with the evaluation timings as `.evals`."""
+  """autotune.measure replaced by a table of samples/s; returns the training timings it got
+  (model, batch, layers, microbatch, models), with the evaluation timings as `.evals` and each
+  call's keys as `.groups`."""
   class Calls(list):
     evals: list
+    groups: list
 
   calls = Calls()
-  calls.evals = []
+  calls.evals, calls.groups = [], []
 
   def install(table):
-    def fake(model, batch, layers, microbatch, models):
-      calls.append((model, batch, layers, microbatch, models))
-      return table.get((layers, microbatch, models), 1.0)
-    def fake_eval(model, layers, rows):
-      calls.evals.append((model, layers, rows))
-      return table.get(("eval", rows), 1.0)
-    monkeypatch.setattr(autotune, "rate", fake)
-    monkeypatch.setattr(autotune, "eval_rate", fake_eval)
+    def fake(model, batch, keys, built=None):
+      calls.groups.append(list(keys))
+      got = {}
+      for k in keys:
+        if k[0] == "train":
+          calls.append((model, batch, *k[1:]))
+          got[k] = table(k) if callable(table) else table.get(k[1:], 1.0)
+        else:
+          calls.evals.append((model, *k[1:]))
+          got[k] = table(k) if callable(table) else table.get(("eval", k[2]), 1.0)
+      return got
+    monkeypatch.setattr(autotune, "measure", fake)
     return calls
 
   monkeypatch.setenv("QD_JAX_AUTOTUNE", "1")
@@ -100,8 +106,8 @@ def test_evaluation_batches_are_timed_once_and_a_tie_keeps_the_whole_batch(timed
   assert sorted(c[2] for c in calls.evals) == [250, 750]
 
 
-def test_eval_rate_scores_the_real_programs():
-  assert autotune.eval_rate("fc", "fast", 50, set_rows=200) > 0
+def test_eval_timing_scores_the_real_programs():
+  assert autotune.side_by_side({"e": autotune._evaluator("fc", "fast", 50, set_rows=200)})["e"] > 0
 
 
 def test_chunks_are_tried_only_where_they_divide_the_batch():
@@ -116,8 +122,50 @@ def test_off_means_the_registry_defaults(tmp_path, monkeypatch):
   assert got == autotune.Setting("fast", 128, 1, "defaults", 500) and not (tmp_path / "e.json").exists()
 
 
-def test_rate_trains_the_real_programs():
-  assert autotune.rate("fc", 8, "fast", 0, 2) > 0
+def test_measure_trains_the_real_programs():
+  key = ("train", "fast", 0, 2)
+  assert autotune.measure("fc", 8, [key])[key] > 0
+
+
+def test_candidates_are_timed_side_by_side_and_a_cohort_beside_its_incumbent(timed, tmp_path):
+  """The solo candidates in one interleaved group; a cohort against the incumbent, timed again
+  beside it: a busy spell during the pair (2.0 where the group read 3.0) hides no 10% gain."""
+  pair = []
+
+  def table(key):
+    if key[1:] == ("fast", 0, 1):
+      return 2.0 if pair else 3.0
+    if key[1:] == ("fast", 0, 2):
+      pair.append(key)
+      return 2.2
+    return 1.0
+  calls = timed(table)
+  got = autotune.choose("cnn2", 128, cache=str(tmp_path / "g.json"))
+  assert calls.groups[0] == [("train", "fast", 0, 1), ("train", "fast", 64, 1), ("train", "xla", 0, 1)]
+  assert calls.groups[1] == [("train", "fast", 0, 2), ("train", "fast", 0, 1)]
+  assert got.models_at_once == 2
+  rates = json.loads((tmp_path / "g.json").read_text())[autotune.machine()]["rates"]
+  assert rates["cnn2/batch 128/fast/microbatch 0/x2"] == pytest.approx(3.0 * 2.2 / 2.0)  # the pair's ratio
+  assert rates["cnn2/batch 128/fast/microbatch 0/x1"] == 3.0
+
+
+def test_side_by_side_spares_a_hopeless_candidate_its_windows():
+  import time
+  made = {"fast": [], "slow": []}
+
+  def caller(name, seconds_per_unit):
+    def call(n):
+      made[name].append(n)
+      time.sleep(seconds_per_unit * n)
+      return 100 * n
+    return call, 32
+  got = autotune.side_by_side({"fast": caller("fast", 0.0005), "slow": caller("slow", 0.04)})
+  # The compiling call, then n doubling until a call lasts CALL_S (8 steps: 320 ms), and no windows
+  slow = made["slow"]
+  assert slow[:2] == [2, 2] and slow[1:] == [2 ** i for i in range(1, len(slow))] and slow[-1] <= 8
+  fast = made["fast"]  # its ramp, then windows of calls of the size it reached
+  assert fast[:3] == [2, 2, 4] and len(fast) > len(set(fast)) + 3 and set(fast[len(set(fast)) + 1:]) == {fast[-1]}
+  assert got["slow"] < autotune.ABORT_BELOW * got["fast"]
 
 
 def test_a_sweep_records_what_it_chose_and_reuses_it(tiny_data_dir, tmp_path):

@@ -123,3 +123,17 @@ def test_default_row_is_what_a_sweep_here_runs(bench, tmp_path, capsys):
   m = autotune.choose("fc", 8).models_at_once  # the test suite runs with the registry's defaults
   assert (f"{m} models stacked" in default["detail"]) == (m > 1)
   assert "default/qd_jax" in capsys.readouterr().out
+
+
+def test_a_default_cohort_of_one_is_the_qd_jax_row_not_a_second_timing(bench, tmp_path, monkeypatch):
+  """Timing the one program twice compared it only with its own noise (0.93x seen)."""
+  from qd_jax.training import autotune
+  one = autotune.Setting("fast", 0, 1, "measured")
+  monkeypatch.setattr(bench, "qd_jax_setting", lambda model, batch, layers="auto": one)
+  built = []
+  runner = bench.qd_jax_runner
+  monkeypatch.setattr(bench, "qd_jax_runner", lambda *a, **k: built.append(a) or runner(*a, **k))
+  rows = {r["impl"]: r for r in tiny(bench, tmp_path / "rows.json", "qd_jax,qd_jax_default")}
+  assert len(built) == 1  # one program, timed once
+  assert rows["qd_jax_default"]["samples_per_s"] == rows["qd_jax"]["samples_per_s"]
+  assert "cohort of one" in rows["qd_jax_default"]["detail"]

@@ -60,6 +60,24 @@ def test_each_run_of_a_cohort_equals_its_solo_run(four, model):
   assert together[0].test["accuracy"] > 0.6  # it learned, so equality is not of two untrained nets
 
 
+def test_runs_of_fewer_classes_than_the_floor_share_one_epoch_program(four, monkeypatch):
+  """H5's k = 3..9 and H4's two classes train padded to CLASS_FLOOR classes, alone too: one epoch
+  program for them all (a compile each cost 3.2-4.2 s for CNN2), and the numbers of unpadded runs."""
+  get = lambda k: programs.get("fc", k, SETTINGS.learning_rate, SETTINGS.layers, SETTINGS.microbatch,  # noqa: E731
+                               SETTINGS.eval_rows)
+  padded = {k: _train("fc", [_member(four, k, 300, 0)])[0] for k in (2, 3, 4)}
+  solo_scans = [key for key in get(cohort.CLASS_FLOOR)._executables if key[0] == "scan" and key[1][1] == 1
+                and key[2] is not None]  # solo and masked (other tests may train ten classes alone)
+  assert [key[2] for key in solo_scans] == [(1, cohort.CLASS_FLOOR)]  # one program for the three
+  assert not any(key[0] == "scan" for k in (2, 3, 4) for key in get(k)._executables)
+  monkeypatch.setattr(cohort, "CLASS_FLOOR", 0)  # each class count its own program, as before
+  for k, run in padded.items():
+    alone, = _train("fc", [_member(four, k, 300, 0)])
+    _close(run, alone)
+    assert run.param_count == alone.param_count == 784 * 25 + 25 + 25 * 12 + 12 + 12 * k + k
+  assert any(key[0] == "scan" for key in get(3)._executables)
+
+
 def test_runs_of_a_cohort_stay_apart(four):
   a, b = _train("fc", [_member(four, 4, 300, 0), _member(four, 4, 300, 1)])
   # different seeds stay different: no member reads another's state or data

@@ -4,8 +4,10 @@ cached, like cuDNN's autotune.
 
 Constants tuned on one CPU lost their lead on another (benchmarks/README.md), so on XLA:CPU the
 choice is measured: each candidate trains a few synthetic steps through the very programs a
-sweep runs (training/programs.py), and the fastest wins. A stacked cohort is chosen only when it
-beats the next smaller one by STACK_MARGIN, so stacking never makes a sweep slower. The result is
+sweep runs (training/programs.py), side by side with the others in interleaved windows (a busy
+spell of a shared VM moved one candidate's rate by 25% between two timings on one EPYC), and
+the fastest wins. A stacked cohort is chosen only when it beats the next smaller one, timed
+beside it, by STACK_MARGIN, so stacking never makes a sweep slower. The result is
 cached per CPU model, core count and jax version in ~/.cache/qd_jax/autotune.json, with every
 candidate's rate, so a setting that fixes a field reuses the timings of one that did not; config fields
 that are set (layers, microbatch, models_at_once) are kept as given, and every run records what
@@ -35,6 +37,15 @@ CHUNKS = (64, 128, 256)  # microbatch chunks tried with the CPU formulation (whe
 EVAL_ROWS = (250, 500)
 EVAL_SET_ROWS = 2000  # mid-range of the local grid's validation sets (300 to 4,500 rows)
 WINDOW_S = 0.25
+# A candidate whose sized call (side_by_side) runs under this fraction of the best of those timed
+# with it cannot win: it gets no timed windows. XLA's convolutions trained 5-20x slower than the
+# CPU formulation on one EPYC, and at batch 1024 one call of 32 of their steps took 23 s
+# (benchmarks/autotune_cost.py).
+ABORT_BELOW = 0.5
+# Timed calls run the fewest steps (of CHUNK_STEPS, doubling from 2) that last this long. A call
+# gathers all 32 steps' rows whatever it runs: cut to 2 steps at 0.05 s, CNN2's candidates at
+# batch 1024 lost a third of their rate to it and the wrong chunk won (benchmarks/autotune_cost.py).
+CALL_S = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,29 +106,28 @@ def choose(model: str, batch_size: int, *, layers: str = "auto", microbatch: int
   choices, rates = mine.setdefault("choices", {}), mine.setdefault("rates", {})
   if key in choices:
     return Setting(**{**choices[key], "source": "cached"})
-  said = []
+  said, built = [], {}  # built: the candidates' programs and data, for as long as this choice lasts
 
-  def timed(name: str, measure) -> float:
-    # Each candidate is timed once per machine: a setting that fixes models_at_once (H2's solo
-    # runs) reads the solo rates another one measured, so both pick the same winner.
-    if name not in rates:
+  def timed(keys: list[tuple], against: tuple | None = None) -> dict[tuple, float]:
+    """Samples/s of each candidate key (`measure`'s), timed side by side once per machine: a
+    setting that fixes models_at_once (H2's solo runs) reads the solo rates another one timed,
+    so both pick the same winner. A key timed `against` an incumbent is cached as the
+    incumbent's rate times their ratio, so the cache repeats the side-by-side verdict."""
+    missing = [k for k in keys if _name(model, batch_size, k) not in rates]
+    if missing:
       if not said:
         log(f"autotune: timing {model} at batch {batch_size} on this CPU (once; cached in {path})")
-        said.append(name)
-      rates[name] = measure()
-    return rates[name]
+        said.append(True)
+      got = measure(model, batch_size, missing + ([against] if against else []), built)
+      for k in missing:
+        rates[_name(model, batch_size, k)] = (got[k] / max(got[against], 1e-9) * timed([against])[against]
+                                              if against else got[k])
+    return {k: rates[_name(model, batch_size, k)] for k in keys}
 
-  def train_rate(layers_: str, chunk: int, models: int) -> float:
-    return timed(f"{model}/batch {batch_size}/{layers_}/microbatch {chunk}/x{models}",
-                 lambda: rate(model, batch_size, layers_, chunk, models))
-
-  found = _measure(model, batch_size, layers, microbatch, models_at_once, train_rate)
-
-  def eval_rows_rate(rows: int) -> float:
-    rows = rows or eval_batch_size
-    return timed(f"{model}/eval/{found.layers}/rows {rows}", lambda: eval_rate(model, found.layers, rows))
-
-  found = dataclasses.replace(found, eval_rows=max(_eval_candidates(eval_batch_size), key=eval_rows_rate))
+  found = _measure(model, batch_size, layers, microbatch, models_at_once, timed)
+  evals = timed([("eval", found.layers, rows or eval_batch_size) for rows in _eval_candidates(eval_batch_size)])
+  best_eval = max(evals, key=evals.get)  # the first of equals: a tie keeps the whole eval batch
+  found = dataclasses.replace(found, eval_rows=0 if best_eval[2] == eval_batch_size else best_eval[2])
   choices[key] = {k: v for k, v in dataclasses.asdict(found).items() if k != "source"}
   _write(path, table)
   return found
@@ -159,66 +169,107 @@ def _eval_candidates(eval_batch_size: int) -> list[int]:
   return [0] + [r for r in EVAL_ROWS if _fit(r, eval_batch_size)]
 
 
+def _name(model: str, batch_size: int, key: tuple) -> str:
+  """A candidate's name in the cache's rates."""
+  if key[0] == "eval":
+    return f"{model}/eval/{key[1]}/rows {key[2]}"
+  return f"{model}/batch {batch_size}/{key[1]}/microbatch {key[2]}/x{key[3]}"
+
+
 def _measure(model: str, batch_size: int, layers: str, microbatch: int, models_at_once: int, timed) -> Setting:
-  """timed(layers, microbatch, models): samples/s of that candidate."""
-  rates = {c: timed(*c, 1) for c in _candidates(model, batch_size, layers, microbatch)}
-  best = max(rates, key=rates.get)
+  """timed(keys, against=None): samples/s of ("train", layers, microbatch, models) candidates."""
+  solo = timed([("train", *c, 1) for c in _candidates(model, batch_size, layers, microbatch)])
+  best = max(solo, key=solo.get)
   if models_at_once:
-    return Setting(*best, models_at_once, "measured")
-  m, fastest = 1, rates[best]
-  for size in STACKS:  # each larger cohort must beat the one before it by the margin
-    got = timed(*best, size)
-    if got < STACK_MARGIN * fastest:
+    return Setting(*best[1:3], models_at_once, "measured")
+  incumbent = best
+  for size in STACKS:  # each larger cohort must beat the one before it, timed beside it, by the margin
+    bigger = ("train", *best[1:3], size)
+    if timed([bigger], against=incumbent)[bigger] < STACK_MARGIN * timed([incumbent])[incumbent]:
       break
-    m, fastest = size, got
-  return Setting(*best, m, "measured")
+    incumbent = bigger
+  return Setting(*incumbent[1:], "measured")
 
 
-def rate(model: str, batch_size: int, layers: str, microbatch: int, models: int) -> float:
-  """Training samples/s of `models` stacked runs (all of them together) on synthetic rows,
-  through the compiled epoch program a sweep runs; the best of a few short windows."""
+def measure(model: str, batch_size: int, keys: list[tuple], built: dict | None = None) -> dict[tuple, float]:
+  """Samples/s of each candidate, built (or taken from `built`, which keeps them) and then timed
+  side by side (`side_by_side`): keys ("train", layers, microbatch, models) train `models`
+  stacked runs at `batch_size` (all of them together), ("eval", layers, rows) evaluate in
+  batches of `rows`."""
+  built = {} if built is None else built
+  for k in keys:
+    if k not in built:
+      built[k] = _trainer(model, batch_size, *k[1:]) if k[0] == "train" else _evaluator(model, *k[1:])
+  return side_by_side({k: built[k] for k in keys})
+
+
+def side_by_side(calls: dict) -> dict:
+  """{key: (call, units)} -> {key: samples/s}. call(n) runs n of its `units` of work and returns
+  the samples it did. Each one's first call, of 2 units (or 1), compiles; then its n doubles until
+  a call lasts CALL_S or runs all units. A candidate whose call then runs under ABORT_BELOW x the
+  best of them cannot win and keeps that rate; the rest get three rounds of WINDOW_S windows,
+  interleaved, so that a busy spell of the machine hits each of them alike, and keep their best."""
+  sized, first = {}, {}
+  for key, (call, units) in calls.items():
+    n = min(2, units)
+    call(n)
+    while True:
+      t0 = time.perf_counter()
+      done = call(n)
+      elapsed = time.perf_counter() - t0
+      if elapsed >= CALL_S or n == units:
+        break
+      n = min(2 * n, units)
+    sized[key], first[key] = n, done / elapsed
+  top = max(first.values())
+  live = [k for k in calls if first[k] >= ABORT_BELOW * top]
+  best = {k: 0.0 for k in live}
+  for _ in range(3):
+    for k in live:
+      done, t0 = 0, time.perf_counter()
+      while True:
+        done += calls[k][0](sized[k])
+        if (elapsed := time.perf_counter() - t0) >= WINDOW_S:
+          break
+      best[k] = max(best[k], done / elapsed)
+  return {**first, **best}
+
+
+def _trainer(model: str, batch_size: int, layers: str, microbatch: int, models: int):
+  """(call, CHUNK_STEPS): call(n) trains `models` stacked runs n steps on synthetic rows, through
+  the compiled epoch program a sweep runs (its step count is an argument). Calls of 128 steps
+  timed rates within noise of 32."""
   from qd_jax.training import cohort, programs  # programs imports this module's callers
   compiled = programs.Programs(model, 10, 1e-3, layers, programs.mesh(), microbatch)
-  # One call of the sweep's own size (CHUNK_STEPS steps): calls of 128 steps timed rates within
-  # noise of these and took twice as long on a slow candidate (XLA's convolutions).
   steps = max(2, compiled.chunk_steps)
   rng = np.random.default_rng(0)
   shape = (models, steps * batch_size, *compiled.input_kind.example_shape)
   x = programs.place(rng.integers(0, 256, shape, dtype=np.uint8), compiled.repl)
   y = programs.place(rng.integers(0, 10, shape[:2]).astype(np.int32), compiled.repl)
   order = np.arange(steps * batch_size, dtype=np.int32).reshape(steps, 1, batch_size)
-  idx = programs.place(np.repeat(order, models, axis=1), compiled.steps_split)
-  state = cohort.stack([compiled.init_state(seed) for seed in range(models)])
-  state, out = compiled.epoch(state, x, y, idx)  # compiles
-  jax.block_until_ready(out)
-  best = 0.0
-  for _ in range(3):
-    done, t0 = 0, time.perf_counter()
-    while True:
-      state, out = compiled.epoch(state, x, y, idx)
-      jax.block_until_ready(out)
-      done += steps * batch_size * models
-      if (elapsed := time.perf_counter() - t0) >= WINDOW_S:
-        break
-    best = max(best, done / elapsed)
-  return best
+  idx = np.repeat(order, models, axis=1)
+  holder = {"state": cohort.stack([compiled.init_state(seed) for seed in range(models)])}
+
+  def call(n: int) -> int:
+    holder["state"], out = compiled.epoch(holder["state"], x, y, idx[:n])
+    jax.block_until_ready(out)
+    return n * batch_size * models
+
+  return call, steps
 
 
-def eval_rate(model: str, layers: str, rows: int, set_rows: int = EVAL_SET_ROWS) -> float:
-  """Rows/s of the evaluation programs a sweep runs (training/programs.py) over a synthetic set
-  of `set_rows`, in batches of `rows`; the best of a few short windows."""
+def _evaluator(model: str, layers: str, rows: int, set_rows: int = EVAL_SET_ROWS):
+  """(call, 1): call(1) scores a synthetic set of `set_rows` in batches of `rows`, through the
+  evaluation programs a sweep runs (training/programs.py)."""
   from qd_jax.training import programs
   compiled = programs.Programs(model, 10, 1e-3, layers, programs.mesh(), eval_rows=0)
   rng = np.random.default_rng(0)
   x = rng.integers(0, 256, (set_rows, *compiled.input_kind.example_shape), dtype=np.uint8)
   data = compiled.eval_set(x, rng.integers(0, 10, set_rows).astype(np.int32), rows)
   state = compiled.init_state(0)
-  compiled.evaluate(state, data)  # compiles
-  best = 0.0
-  for _ in range(3):
-    done, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < WINDOW_S or not done:
-      compiled.evaluate(state, data)
-      done += set_rows
-    best = max(best, done / (time.perf_counter() - t0))
-  return best
+
+  def call(_: int) -> int:
+    compiled.evaluate(state, data)
+    return set_rows
+
+  return call, 1

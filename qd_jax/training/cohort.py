@@ -3,8 +3,10 @@
 A cohort is M runs of one model (seeds, sweep points) with device-resident data. Their states
 are stacked along a leading axis and one `jax.vmap`ped step trains them all (a cohort of one
 keeps its run's state as it is). Where runs differ:
-  * classes (H5's k): every state is zero-padded to the most classes, and the padded logits are
-    masked out of the loss, so those weights get zero gradients and Adam leaves them at zero;
+  * classes (H5's k): every state is zero-padded to `padded_classes` of the most classes, and
+    the padded logits are masked out of the loss, so those weights get zero gradients and Adam
+    leaves them at zero. A run of fewer than CLASS_FLOOR classes trains padded to it even alone:
+    H5's k = 3..9 and H4's two classes then share the one epoch program, not one each;
   * rows (H3, H4, H6): the data is zero-padded to the most rows, every run gets the most steps,
     and a run's steps past its own count are masked (its state is kept as it was).
 Each run keeps its own seed, split, initial parameters and data order, so its numbers equal its
@@ -98,6 +100,17 @@ def resume_groups(members: list[Member]) -> list[int]:
   return [common if h else 0 for h in held]
 
 
+# The class count every cohort of fewer classes pads to: the paper's ten. On XLA:CPU each class
+# count cost its own epoch program, 3.2-4.2 s to compile for CNN2 (benchmarks/results/cpu/
+# overhead_2026-12-03b), against a last layer of 64 x 10 weights instead of 64 x k.
+CLASS_FLOOR = 10
+
+
+def padded_classes(k: int) -> int:
+  """The classes a cohort whose largest run has k trains with: k, or CLASS_FLOOR if more."""
+  return max(k, CLASS_FLOOR)
+
+
 def _pad_to(a, shape):
   if a.shape == shape:
     return a
@@ -124,25 +137,45 @@ def _leaves(state):
   return jax.tree_util.tree_flatten((state.params, state.opt_state, state.step))
 
 
-def stack(states: list):
-  """One TrainState of M runs: each run's arrays zero-padded to the largest run's shapes and
+def stack(states: list, like=None):
+  """One TrainState of M runs: each run's arrays zero-padded to the shapes of `like` (a state,
+  or its jax.eval_shape, whose apply_fn and tx the result takes; default: the largest run's) and
   stacked on a new axis 0. Padded weights get zero gradients, so Adam keeps them at zero.
-  A cohort of one is its run's state as it is (`stacked_step` knows it by M = 1): no stacking
-  program to compile, and none to cut the state back each epoch."""
-  if len(states) == 1:
+  A cohort of one of `like`'s shapes is its run's state as it is (`stacked_step` knows it by
+  M = 1): no stacking program to compile, and none to cut the state back each epoch."""
+  template = like if like is not None else max(states, key=lambda s: sum(a.size for a in jax.tree_util.tree_leaves(s.params)))
+  shapes = tuple(np.shape(a) for a in _leaves(template)[0])
+  if len(states) == 1 and _shapes(states[0]) == shapes:
     return states[0]
-  template = max(states, key=lambda s: sum(a.size for a in jax.tree_util.tree_leaves(s.params)))
-  leaves, tree = _leaves(template)
-  shapes = tuple(np.shape(a) for a in leaves)
-  runs = [_leaves(s)[0] for s in states]
-  params, opt_state, step = tree.unflatten(_program(_stack_leaves, leaves[0].sharding)(runs, shapes))
+  runs, (first, tree) = [_leaves(s)[0] for s in states], _leaves(states[0])
+  if len(states) == 1:  # a lone run padded: no stacking axis
+    params, opt_state, step = tree.unflatten(_program(_pad_leaves, first[0].sharding)(runs[0], shapes))
+  else:
+    params, opt_state, step = tree.unflatten(_program(_stack_leaves, first[0].sharding)(runs, shapes))
   return template.replace(params=params, opt_state=opt_state, step=step)
+
+
+def _shapes(state) -> tuple:
+  return tuple(np.shape(a) for a in _leaves(state)[0])
+
+
+def _pad_leaves(run, shapes):
+  return [_pad_to(a, s) for a, s in zip(run, shapes)]
+
+
+def _cut_leaves(leaves, shapes):
+  return [a[tuple(slice(0, n) for n in s)] for a, s in zip(leaves, shapes)]
 
 
 def unstack(stacked, states: list) -> list:
   """The inverse of `stack`: run m's arrays, cut back to the shapes of its state in `states`."""
   if len(states) == 1:
-    return [stacked]
+    shapes = _shapes(states[0])
+    if _shapes(stacked) == shapes:
+      return [stacked]
+    leaves, _ = _leaves(stacked)
+    params, opt_state, step = _leaves(states[0])[1].unflatten(_program(_cut_leaves, leaves[0].sharding)(leaves, shapes))
+    return [states[0].replace(params=params, opt_state=opt_state, step=step)]
   leaves, _ = _leaves(stacked)
   shapes = tuple(tuple(np.shape(a) for a in _leaves(s)[0]) for s in states)
   cut = _program(_unstack_leaves, leaves[0].sharding)(leaves, shapes)
@@ -153,18 +186,19 @@ def unstack(stacked, states: list) -> list:
   return out
 
 
-def class_mask(num_classes: list[int]) -> np.ndarray | None:
-  """(M, K) True where member m has class k; None when no member is padded."""
-  k = max(num_classes)
+def class_mask(num_classes: list[int], k: int | None = None) -> np.ndarray | None:
+  """(M, K) True where member m has class k, for K = `k` (default: the most); None when no
+  member is padded."""
+  k = k or max(num_classes)
   if min(num_classes) == k:
     return None
   return np.arange(k)[None, :] < np.asarray(num_classes)[:, None]
 
 
 def stack_extras(extras: list[dict], num_classes: int) -> dict | None:
-  """The members' per-run step inputs (training/balance.extras) stacked (M, ...), None when no
-  member has any. A member without one gets the value that changes nothing: weight 1 (padded
-  classes 0), no class augmented, key 0."""
+  """The members' per-run step inputs (training/balance.extras) stacked (M, ...), per-class ones
+  padded to `num_classes`, None when no member has any. A member without one gets the value that
+  changes nothing: weight 1 (padded classes 0), no class augmented, key 0."""
   names = sorted({name for e in extras for name in e})
   if not names:
     return None
@@ -173,7 +207,8 @@ def stack_extras(extras: list[dict], num_classes: int) -> dict | None:
   out = {}
   for name in names:
     rows = [np.asarray(e.get(name, neutral[name])) for e in extras]
-    width = max(r.shape[0] for r in rows)  # classes: zero-padded like the states
+    per_class = name != "key"  # class_weights, augment: zero-padded to the states' classes
+    width = max(num_classes if per_class else 0, *(r.shape[0] for r in rows))
     out[name] = np.stack([np.pad(r, (0, width - r.shape[0])) for r in rows])
   return out
 

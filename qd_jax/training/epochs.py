@@ -46,11 +46,12 @@ class DeviceEpochs:
     rows = [m.split.gather("train") for m in members]
     self.x, self.y = place((cohort.stack_rows([x for x, _ in rows]), cohort.stack_rows([y for _, y in rows])),
                            programs.repl)
-    mask = cohort.class_mask(num_classes)
+    k = programs.num_classes  # cohort.padded_classes of the most: every state is padded to it
+    mask = cohort.class_mask(num_classes, k)
     self.mask = None if mask is None else place(mask, programs.repl)
-    extras = cohort.stack_extras([balance.extras(m.augmentation, m.split, m.seed) for m in members], max(num_classes))
+    extras = cohort.stack_extras([balance.extras(m.augmentation, m.split, m.seed) for m in members], k)
     self.extras = None if extras is None else place(extras, programs.repl)
-    self.stacked = cohort.stack(states)
+    self.stacked = cohort.stack(states, programs.state_shapes())
     jax.block_until_ready((self.stacked, self.x, self.y))  # so epoch 1's clock times training alone
 
   def run(self, epoch: int) -> EpochSums:

@@ -9,7 +9,6 @@ import dataclasses
 import time
 from typing import Callable
 
-import jax
 import numpy as np
 
 from qd_jax.data import splits
@@ -127,10 +126,13 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
   devices = programs.mesh().size
   _check_batches(members, settings, devices)
   ks = [len(m.split.categories) for m in members]
-  run_programs = [programs.get(model_name, k, settings.learning_rate, settings.layers, settings.microbatch,
-                               settings.eval_rows) for k in ks]
-  cohort_programs = run_programs[int(np.argmax(ks))]  # the most classes: the stacked state's shapes
-  compiled = lambda: sum(p.compile_seconds for p in set(run_programs))  # noqa: E731
+  get = lambda k: programs.get(model_name, k, settings.learning_rate, settings.layers, settings.microbatch,  # noqa: E731
+                               settings.eval_rows)
+  run_programs = [get(k) for k in ks]  # each run's own: its initialisation and evaluation
+  # The stacked state's classes: padded so that cohorts of fewer classes share one epoch program
+  # (a streamed run trains its state as it is).
+  cohort_programs = get(cohort.padded_classes(max(ks)) if settings.input_pipeline == "device" else max(ks))
+  compiled = lambda: sum(p.compile_seconds for p in {*run_programs, cohort_programs})  # noqa: E731
   compiled_at_start = compiled()
   states = [p.init_state(m.seed, settings.init) for p, m in zip(run_programs, members)]
   start, states, histories, train_seconds = _resume(members, states, run_programs, log)

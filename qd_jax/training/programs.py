@@ -125,13 +125,19 @@ class Programs:
     than a small run's training (the same bits). The program depends on neither the formulation
     nor the batch, so every Programs of this model and class count shares it (autotune's
     candidates too), each taking the state with its own apply_fn."""
-    def create(key):
-      params = models.init_params(self.model, key, self.input_kind.example_shape, init)
-      return train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx)
     key = jax.random.key(seed)
     shared_key = ("init", self.model_name, self.num_classes, init, self.learning_rate, self.repl)
-    f = self._compiled(shared_key, create, key, shared=True, options=init_options(), out_shardings=self.repl)
+    f = self._compiled(shared_key, functools.partial(self._create, init=init), key, shared=True,
+                       options=init_options(), out_shardings=self.repl)
     return f(key).replace(apply_fn=self.apply, tx=self.tx)
+
+  def state_shapes(self) -> train_state.TrainState:
+    """The shapes of this setting's state, traced and not compiled: what cohort.stack pads to."""
+    return jax.eval_shape(self._create, jax.random.key(0)).replace(apply_fn=self.apply, tx=self.tx)
+
+  def _create(self, key, init: str = "flax") -> train_state.TrainState:
+    params = models.init_params(self.model, key, self.input_kind.example_shape, init)
+    return train_state.TrainState.create(apply_fn=self.apply, params=params, tx=self.tx)
 
   def _compiled(self, key, fn: Callable, *args, shared: bool = False, options: dict | None = None, **jit_kwargs):
     """fn compiled for args (with XLA compiler `options`), once per key; `shared` keys (programs
