@@ -35,7 +35,7 @@ def tune(model: str, batch: int, mode: str, folder: str) -> tuple[float, autotun
 
 
 def key(model: str, batch: int, s: autotune.Setting) -> str:
-  return f"{model}/batch {batch}/{s.layers}/microbatch {s.microbatch}/x{s.models_at_once}"
+  return autotune._name(model, batch, ("train", s.layers, s.microbatch, s.models_at_once))
 
 
 def main(argv=None) -> None:
@@ -63,7 +63,8 @@ def main(argv=None) -> None:
   print("\nevery candidate's samples/s (the cut's rough first-call rates where it stopped early):")
   for model, batch, rates in timings:
     for name in rates["full"]:
-      print(f"  {name}: full {rates['full'][name]:,.0f}, cut {rates['cut'].get(name, 0):,.0f}")
+      cut = rates["cut"].get(name)
+      print(f"  {name}: full {rates['full'][name]:,.0f}, cut " + (f"{cut:,.0f}" if cut is not None else "not timed"))
   print(f"\nin all: full {totals['full']:.1f} s, cut {totals['cut']:.1f} s ({totals['cut'] / totals['full']:.2f}x); "
         f"load average {os.getloadavg()[0]:.2f} at the end")
 

@@ -4,8 +4,9 @@ cached, like cuDNN's autotune.
 
 Constants tuned on one CPU lost their lead on another (benchmarks/README.md), so on XLA:CPU the
 choice is measured: each candidate trains a few synthetic steps through the very programs a
-sweep runs (training/programs.py), side by side with the others in interleaved windows (a busy
-spell of a shared VM moved one candidate's rate by 25% between two timings on one EPYC), and
+sweep runs (training/programs.py), side by side with the others in interleaved windows (on a
+shared VM one candidate read 71,331 and 99,682 samples/s in two timings minutes apart:
+benchmarks/results/cpu/autotune_cost.log), and
 the fastest wins. A stacked cohort is chosen only when it beats the next smaller one, timed
 beside it, by STACK_MARGIN, so stacking never makes a sweep slower. The result is
 cached per CPU model, core count and jax version in ~/.cache/qd_jax/autotune.json, with every
@@ -38,9 +39,9 @@ EVAL_ROWS = (250, 500)
 EVAL_SET_ROWS = 2000  # mid-range of the local grid's validation sets (300 to 4,500 rows)
 WINDOW_S = 0.25
 # A candidate whose sized call (side_by_side) runs under this fraction of the best of those timed
-# with it cannot win: it gets no timed windows. XLA's convolutions trained 5-20x slower than the
-# CPU formulation on one EPYC, and at batch 1024 one call of 32 of their steps took 23 s
-# (benchmarks/autotune_cost.py).
+# with it cannot win: it gets no timed windows. XLA's convolutions trained 4-18x slower than the
+# CPU formulation on one EPYC, and at batch 1024 one call of 32 of CNN1's steps took about 20 s
+# (32,768 rows at 1,647/s: benchmarks/results/cpu/autotune_cost.log).
 ABORT_BELOW = 0.5
 # Timed calls run the fewest steps (of CHUNK_STEPS, doubling from 2) that last this long. A call
 # gathers all 32 steps' rows whatever it runs: cut to 2 steps at 0.05 s, CNN2's candidates at

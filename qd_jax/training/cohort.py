@@ -117,12 +117,20 @@ def _pad_to(a, shape):
   return jnp.pad(a, [(0, t - s) for s, t in zip(a.shape, shape)])
 
 
+def _pad_leaves(run, shapes):
+  return [_pad_to(a, s) for a, s in zip(run, shapes)]
+
+
+def _cut_leaves(run, shapes):
+  return [a[tuple(slice(0, n) for n in s)] for a, s in zip(run, shapes)]
+
+
 def _stack_leaves(runs, shapes):
-  return [jnp.stack([_pad_to(r[i], s) for r in runs]) for i, s in enumerate(shapes)]
+  return [jnp.stack(column) for column in zip(*(_pad_leaves(r, shapes) for r in runs))]
 
 
 def _unstack_leaves(leaves, shapes):
-  return [[a[m][tuple(slice(0, n) for n in s)] for a, s in zip(leaves, run)] for m, run in enumerate(shapes)]
+  return [_cut_leaves([a[m] for a in leaves], run) for m, run in enumerate(shapes)]
 
 
 @functools.cache
@@ -144,7 +152,7 @@ def stack(states: list, like=None):
   A cohort of one of `like`'s shapes is its run's state as it is (`stacked_step` knows it by
   M = 1): no stacking program to compile, and none to cut the state back each epoch."""
   template = like if like is not None else max(states, key=lambda s: sum(a.size for a in jax.tree_util.tree_leaves(s.params)))
-  shapes = tuple(np.shape(a) for a in _leaves(template)[0])
+  shapes = _shapes(template)
   if len(states) == 1 and _shapes(states[0]) == shapes:
     return states[0]
   runs, (first, tree) = [_leaves(s)[0] for s in states], _leaves(states[0])
@@ -159,14 +167,6 @@ def _shapes(state) -> tuple:
   return tuple(np.shape(a) for a in _leaves(state)[0])
 
 
-def _pad_leaves(run, shapes):
-  return [_pad_to(a, s) for a, s in zip(run, shapes)]
-
-
-def _cut_leaves(leaves, shapes):
-  return [a[tuple(slice(0, n) for n in s)] for a, s in zip(leaves, shapes)]
-
-
 def unstack(stacked, states: list) -> list:
   """The inverse of `stack`: run m's arrays, cut back to the shapes of its state in `states`."""
   if len(states) == 1:
@@ -177,7 +177,7 @@ def unstack(stacked, states: list) -> list:
     params, opt_state, step = _leaves(states[0])[1].unflatten(_program(_cut_leaves, leaves[0].sharding)(leaves, shapes))
     return [states[0].replace(params=params, opt_state=opt_state, step=step)]
   leaves, _ = _leaves(stacked)
-  shapes = tuple(tuple(np.shape(a) for a in _leaves(s)[0]) for s in states)
+  shapes = tuple(_shapes(s) for s in states)
   cut = _program(_unstack_leaves, leaves[0].sharding)(leaves, shapes)
   out = []
   for s, run in zip(states, cut):

@@ -118,6 +118,7 @@ class Programs:
     self.steps_split = NamedSharding(mesh_, P(None, None, "data"))  # (steps, M, B) split along B
     self.compile_seconds = 0.0
     self._executables = {}
+    self._state_shapes = None
 
   def init_state(self, seed: int, init: str = "flax") -> train_state.TrainState:
     """The run's initial state: Flax's initialisers, or Keras' (models.INITS) on the same keys,
@@ -132,8 +133,11 @@ class Programs:
     return f(key).replace(apply_fn=self.apply, tx=self.tx)
 
   def state_shapes(self) -> train_state.TrainState:
-    """The shapes of this setting's state, traced and not compiled: what cohort.stack pads to."""
-    return jax.eval_shape(self._create, jax.random.key(0)).replace(apply_fn=self.apply, tx=self.tx)
+    """The shapes of this setting's state, traced once (every cohort asks) and not compiled: what
+    cohort.stack pads to."""
+    if self._state_shapes is None:
+      self._state_shapes = jax.eval_shape(self._create, jax.random.key(0)).replace(apply_fn=self.apply, tx=self.tx)
+    return self._state_shapes
 
   def _create(self, key, init: str = "flax") -> train_state.TrainState:
     params = models.init_params(self.model, key, self.input_kind.example_shape, init)
