@@ -4,7 +4,9 @@
 
 WORKDIR is a workdir that one launch filled from empty (every run in runs.jsonl trained by it);
 --wall is that launch's wall time, start-up and the final report included. Prints the runs, the
-cohorts, the training, compilation and the rest, each in seconds and per run. With --compile_log
+cohorts, the training, compilation and the rest, each in seconds and per run, and the rows each
+model trained on and was scored on (evaluation, which train_seconds leaves out, is forward passes
+over validation every epoch and the test set once). With --compile_log
 (the launch's stderr under JAX_LOG_COMPILES=1), it also counts XLA compilations and cache hits.
 """
 
@@ -32,6 +34,17 @@ def compile_counts(path: pathlib.Path) -> tuple[collections.Counter, collections
   return counts, seconds, len(CACHE_HIT.findall(text))
 
 
+def rows_per_model(runs: list[dict]) -> dict[str, tuple[int, int]]:
+  """model -> (training samples, evaluation rows) over the runs' epochs."""
+  out = collections.defaultdict(lambda: (0, 0))
+  for r in runs:
+    epochs = len(r["epochs"])
+    train = epochs * sum(c["train"] for c in r["split"])
+    scored = epochs * sum(c["val"] for c in r["split"]) + r["test_examples"]
+    out[r["model"]] = (out[r["model"]][0] + train, out[r["model"]][1] + scored)
+  return dict(out)
+
+
 def main(argv=None) -> dict:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("workdir", type=pathlib.Path)
@@ -52,6 +65,10 @@ def main(argv=None) -> dict:
         f"compilation {compile_s:.1f} s, the rest {out['rest']:.1f} s")
   print(f"per run: (wall - training) / runs = {out['overhead_per_run']:.3f} s "
         f"(compilation {compile_s / n:.3f} s, the rest {out['rest'] / n:.3f} s)")
+  out["rows"] = rows_per_model(runs)
+  totals = tuple(map(sum, zip(*out["rows"].values())))
+  print("rows: " + "; ".join(f"{m} trained on {t:,} samples, scored {e:,} rows"
+                             for m, (t, e) in [*out["rows"].items(), ("all", totals)]))
   if args.compile_log:
     counts, seconds, hits = compile_counts(args.compile_log)
     out["compilations"], out["cache_hits"] = sum(counts.values()), hits

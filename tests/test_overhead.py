@@ -14,8 +14,11 @@ W1202 compiler.py:100] Persistent compilation cache hit for 'jit_run'
 
 def test_overhead_counts_the_wall_beyond_training_and_the_compilations(tmp_path, capsys):
   overhead = load_benchmark("overhead")
-  runs = [{"run_id": f"a/{i}", "train_seconds": 2.0, "compile_seconds": 3.0, "models_at_once": 2} for i in range(2)]
-  runs.append({"run_id": "b", "train_seconds": 4.0, "compile_seconds": 1.0, "models_at_once": 1})
+  split = [{"train": 70, "val": 10, "test": 20}] * 2
+  runs = [{"run_id": f"a/{i}", "train_seconds": 2.0, "compile_seconds": 3.0, "models_at_once": 2, "model": "fc",
+           "split": split, "epochs": [{}] * 3, "test_examples": 40} for i in range(2)]
+  runs.append({"run_id": "b", "train_seconds": 4.0, "compile_seconds": 1.0, "models_at_once": 1, "model": "cnn2",
+               "split": split[:1], "epochs": [{}], "test_examples": 20})
   (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
   (tmp_path / "compiles.log").write_text(LOG)
   out = overhead.main([str(tmp_path), "--wall", "14", "--compile_log", str(tmp_path / "compiles.log")])
@@ -23,6 +26,8 @@ def test_overhead_counts_the_wall_beyond_training_and_the_compilations(tmp_path,
   assert out["train"] == 8.0 and out["compile"] == 4.0  # a cohort's compile time counted once
   assert out["overhead_per_run"] == 2.0 and out["rest"] == 2.0
   assert out["compilations"] == 3 and out["cache_hits"] == 1
+  # fc: 2 runs x 3 epochs x 140 training rows; 2 x (3 x 20 validation rows + 40 test rows)
+  assert out["rows"] == {"fc": (840, 200), "cnn2": (70, 30)}
   assert "jit(take) 2 (0.8 s)" in capsys.readouterr().out
 
 
