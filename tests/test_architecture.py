@@ -10,6 +10,7 @@ from qd_jax.nn import registry
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("qd_jax", "analysis")
+SCRIPTS = ("benchmarks", "launch", "tests")
 
 
 def _sources(*packages):
@@ -20,10 +21,12 @@ def _sources(*packages):
 
 def test_files_and_functions_stay_small():
   long_files, long_functions = [], []
-  for path, tree in _sources(*PACKAGES):
+  for path, tree in _sources(*PACKAGES, *SCRIPTS):
     lines = len(path.read_text().splitlines())
     if lines > 300:
       long_files.append(f"{path.relative_to(ROOT)}: {lines}")
+    if path.relative_to(ROOT).parts[0] not in PACKAGES:
+      continue  # the scripts and tests are held to the file length only
     for node in ast.walk(tree):
       if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
         long_functions.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")

@@ -160,7 +160,7 @@ def test_an_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch
 def test_a_figure_on_a_full_disk_is_a_qd_error_naming_it(tmp_path, monkeypatch):
   from matplotlib.figure import Figure
   from analysis import report
-  from test_analysis import fixture_runs, write_workdir
+  from analysis_fixtures import fixture_runs, write_workdir
   write_workdir(tmp_path, fixture_runs())
 
   def full(self, fname, **kw):

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from qd_jax.errors import QdError
 from qd_jax.experiments import configs, sweep
 from qd_jax.records import jsonl, lock, workdir as wd
 
-from conftest import TINY, category_rows, records, start_and_kill, without_timings
+from conftest import TINY, category_rows, records, start_and_kill
 
 import pytest
 
@@ -173,7 +172,7 @@ def test_a_damaged_line_is_moved_aside_said_and_its_run_trained_again(tiny_data_
 
 
 def test_the_analysis_names_damaged_lines_and_leaves_them(tmp_path):
-  from test_analysis import fixture_runs, write_workdir
+  from analysis_fixtures import fixture_runs, write_workdir
   write_workdir(tmp_path, fixture_runs())
   _damage_line(tmp_path / "runs.jsonl", 3)
   before = (tmp_path / "runs.jsonl").read_bytes()
