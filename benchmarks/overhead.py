@@ -36,13 +36,12 @@ def compile_counts(path: pathlib.Path) -> tuple[collections.Counter, collections
 
 def rows_per_model(runs: list[dict]) -> dict[str, tuple[int, int]]:
   """model -> (training samples, evaluation rows) over the runs' epochs."""
-  out = collections.defaultdict(lambda: (0, 0))
+  trained, scored = collections.Counter(), collections.Counter()
   for r in runs:
     epochs = len(r["epochs"])
-    train = epochs * sum(c["train"] for c in r["split"])
-    scored = epochs * sum(c["val"] for c in r["split"]) + r["test_examples"]
-    out[r["model"]] = (out[r["model"]][0] + train, out[r["model"]][1] + scored)
-  return dict(out)
+    trained[r["model"]] += epochs * sum(c["train"] for c in r["split"])
+    scored[r["model"]] += epochs * sum(c["val"] for c in r["split"]) + r["test_examples"]
+  return {m: (trained[m], scored[m]) for m in trained}
 
 
 def main(argv=None) -> dict:
