@@ -93,8 +93,9 @@ def _section(config, runs: list[dict]) -> list[str]:
   return lines
 
 
-def write(workdir: pathlib.Path, configs: list) -> None:
-  runs = wd.read_runs(workdir)
+def write(workdir: pathlib.Path, configs: list, runs: list[dict] | None = None) -> None:
+  """`runs`: runs.jsonl's records as read by the caller (a jsonl.Follower); default: read here."""
+  runs = wd.read_runs(workdir) if runs is None else runs
   lines = []
   for config in configs:
     # a design whose runs hypotheses share (the grid) shows them all under each

@@ -75,7 +75,7 @@ def _run(todo: list, workdir: pathlib.Path) -> None:
   # both on first use, since statsmodels, scipy and matplotlib take seconds to load and a config
   # that fails its checks should say so without waiting for them.
   from qd_jax.experiments import sweep
-  from qd_jax.records import storage, workdir as wd
+  from qd_jax.records import jsonl, storage, workdir as wd
   from qd_jax.training import checkpoint
   checkpoint.install_sigterm_handler()
   storage.set_verbose(FLAGS.verbose)
@@ -85,9 +85,11 @@ def _run(todo: list, workdir: pathlib.Path) -> None:
     report.build(w)
     print(f"report: {w / 'REPORT.md'}")
 
+  runs = jsonl.Follower(workdir / "runs.jsonl")
+
   def write_summary(w):
     from analysis import summary
-    summary.write(w, todo)
+    summary.write(w, todo, runs.read())
 
   try:
     sweep.run_hypotheses(todo, workdir, on_cohort=write_summary,

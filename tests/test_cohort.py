@@ -206,3 +206,14 @@ def test_runs_of_nearby_sizes_and_any_class_count_share_one_gather_program(four,
   for k, rows in ((4, 250), (3, 300), (4, 280), (4, 300)):
     _train("fc", [_member(four, k, rows, 0)])
   assert [key[1] for key in programs._SHARED if key[0] == "gather"] == [(1, 768, 784), (1, 1024, 784)]
+
+
+def test_stacked_rows_are_padded_aligned_and_placed_on_the_cpu_without_a_copy():
+  runs = [np.arange(1, 13, dtype=np.uint8).reshape(3, 4), np.full((5, 4), 7, np.uint8)]
+  rows = cohort.stack_rows(runs)
+  assert rows.shape == (2, cohort.padded_rows(5), 4) and rows.ctypes.data % cohort.ALIGN == 0
+  assert (rows[0, :3] == runs[0]).all() and (rows[1, :5] == 7).all()
+  assert not rows[0, 3:].any() and not rows[1, 5:].any()
+  placed = programs.place(rows, programs.get("fc", 10, 1e-3, "auto").repl)
+  rows[0, 0, 0] = 99  # only a test writes after placing: it shows the device array is the buffer
+  assert int(np.asarray(placed)[0, 0, 0]) == (99 if jax.default_backend() == "cpu" else 1)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qd_jax.data import npy
 from qd_jax.errors import QdError
@@ -204,3 +206,41 @@ def test_a_whole_last_record_without_its_newline_is_kept(tmp_path):
   assert [r["run_id"] for r in jsonl.read(path)] == ["a", "b"]
   jsonl.append(path, {"run_id": "c"})  # the run counted as done is not cut off
   assert path.read_bytes() == b'{"run_id": "a"}\n{"run_id": "b"}\n{"run_id": "c"}\n'
+
+
+_WRITES = {  # what can happen to runs.jsonl between two reads of it
+    "append": lambda path, i: jsonl.append(path, {"run_id": f"r{i}"}),
+    "torn": lambda path, i: open(path, "ab").write(b'{"run_id": "t'),  # a kill mid-write
+    "whole_without_newline": lambda path, i: open(path, "ab").write(json.dumps({"run_id": f"w{i}"}).encode()),
+    "damaged": lambda path, i: open(path, "ab").write(b'{"run_id": oops}\n'),
+    "set_aside": lambda path, i: jsonl.set_aside(path),
+    "removed": lambda path, i: path.unlink(missing_ok=True),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(_WRITES)), st.booleans()), max_size=14))
+def test_a_follower_reads_what_read_reads_whatever_the_file_went_through(tmp_path_factory, writes):
+  """Each write is followed by a read or not (summary.md is rebuilt at most every 10 s)."""
+  path = tmp_path_factory.mktemp("follow") / "runs.jsonl"
+  follower = jsonl.Follower(path)
+  assert follower.read() == []
+  for i, (write, then_read) in enumerate(writes):
+    _WRITES[write](path, i)
+    if then_read:
+      assert follower.read() == jsonl.read(path), writes[:i + 1]
+  assert follower.read() == jsonl.read(path), writes
+
+
+def test_a_follower_parses_only_the_lines_appended_since_its_last_read(tmp_path, monkeypatch):
+  path = tmp_path / "runs.jsonl"
+  for i in range(50):
+    jsonl.append(path, {"run_id": f"r{i}"})
+  follower = jsonl.Follower(path)
+  assert len(follower.read()) == 50
+  parsed = []
+  real = jsonl._parse
+  monkeypatch.setattr(jsonl, "_parse", lambda line: parsed.append(line) or real(line))
+  jsonl.append(path, {"run_id": "new"})
+  assert [r["run_id"] for r in follower.read()][-2:] == ["r49", "new"]
+  assert parsed == [b'{"run_id": "new"}', b""]  # the new line, and the empty tail after it

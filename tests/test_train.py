@@ -1,6 +1,7 @@
 """Training: learning, determinism, both input paths, divergence, and 4-device data parallelism."""
 
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -159,3 +160,23 @@ def test_initialisation_at_its_cheaper_level_draws_the_default_levels_bits(model
     for x, y in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(default)):
       np.testing.assert_array_equal(x, y)
   assert state.step == 0
+
+
+_COMPILE_ONE = """
+import sys, jax, jax.numpy as jnp
+from qd_jax.training import programs
+programs.persistent_cache(sys.argv[1])
+jax.jit(lambda x: jnp.sin(x) @ x.T)(jnp.ones((8, 8))).block_until_ready()
+"""
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the XLA:CPU rule: GPUs keep JAX's default")
+def test_a_copied_compilation_cache_serves_the_launch_that_finds_it_elsewhere(tmp_path):
+  """Batch VMs and fresh HOMEs get the cache copied in: its keys must not hold its own path."""
+  first, moved = tmp_path / "a" / "xla", tmp_path / "b" / "elsewhere"
+  subprocess.run([sys.executable, "-c", _COMPILE_ONE, str(first)], check=True, capture_output=True)
+  shutil.copytree(first, moved)
+  out = subprocess.run([sys.executable, "-c", _COMPILE_ONE, str(moved)], check=True, capture_output=True,
+                       text=True, env={**os.environ, "JAX_LOG_COMPILES": "1"})
+  assert "Persistent compilation cache hit for 'jit__lambda'" in out.stderr
+  assert sorted(p.name for p in moved.iterdir()) == sorted(p.name for p in first.iterdir())  # nothing new

@@ -13,7 +13,6 @@ import shutil
 import time
 from typing import Callable
 
-import jax
 import ml_collections
 
 from qd_jax.data import resolve, splits
@@ -23,7 +22,7 @@ from qd_jax.experiments import designs, progress
 from qd_jax.experiments.configs import base
 from qd_jax.nn import registry
 from qd_jax.records import jsonl, lock, run_record, tensorboard, workdir as wd
-from qd_jax.training import autotune, checkpoint, cohort, epochs, loop, observers
+from qd_jax.training import autotune, checkpoint, cohort, epochs, loop, observers, programs
 
 Log = Callable[[str], None]
 # summary.md is rebuilt from runs.jsonl after a cohort at most this often (and always at the end):
@@ -199,10 +198,7 @@ def run_hypotheses(configs: list, workdir: pathlib.Path, log: Log = print,
   `tensorboard_events`, process 0 writes DIR/tensorboard (records/tensorboard.py)."""
   start = time.perf_counter()
   if configs[0].compilation_cache_dir:
-    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(configs[0].compilation_cache_dir))
-    # Every program, however quick to compile: a later sweep then loads even the gather and
-    # evaluation programs instead of compiling them again, a few hundred per --hypothesis=all.
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    programs.persistent_cache(os.path.expanduser(configs[0].compilation_cache_dir))
   if not wd.is_writer():
     log = lambda _: None  # noqa: E731 (one voice in the console)
   layouts = [layout(config, log) for config in configs]

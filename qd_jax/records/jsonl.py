@@ -61,6 +61,41 @@ def read(path: pathlib.Path) -> list[dict]:
   return scan(path).records
 
 
+CHECKED_BYTES = 4096  # about a runs.jsonl line
+
+
+class Follower:
+  """`read(path)` of a file that grows by appends, parsing only what came since the last call:
+  summary.md re-reads runs.jsonl after every cohort, and parsing all of it each time grew with
+  the sweep (1.4 s of a local --hypothesis=all). A file that is not the one read before plus
+  appends (set_aside's rewrite, a file removed and made again) is read again whole: the bytes
+  before where the last read ended are no longer the ones it read."""
+
+  def __init__(self, path: pathlib.Path):
+    self.path = pathlib.Path(path)
+    self._records, self._end, self._last = [], 0, b""  # parsed so far, up to byte _end; the bytes before it
+
+  def read(self) -> list[dict]:
+    with storage.guard(self.path, "read"):
+      try:
+        f = open(self.path, "rb")
+      except FileNotFoundError:
+        self._records, self._end, self._last = [], 0, b""
+        return []
+      with f:
+        f.seek(self._end - len(self._last))
+        if f.read(len(self._last)) != self._last:
+          self._records, self._end, self._last = [], 0, b""
+          f.seek(0)
+        data = f.read()
+    *lines, tail = data.split(b"\n")
+    self._records += [rec for line in lines if line.strip() and (rec := _parse(line)) is not None]
+    whole = len(data) - len(tail)  # a torn tail is parsed again next time, whole or not
+    self._end, self._last = self._end + whole, (self._last + data[:whole])[-CHECKED_BYTES:]
+    last = _parse(tail)
+    return self._records + ([last] if last is not None else [])
+
+
 def set_aside(path: pathlib.Path) -> list[int]:
   """Moves the damaged lines of `path` to `<path>.damaged` (appended, as they were) and returns
   their numbers. Only a workdir's lock holder may call it: the file is rewritten."""

@@ -63,6 +63,19 @@ EVAL_CALL_BATCHES = 8
 CPU_INIT_OPTIONS = {"xla_backend_optimization_level": 1}
 
 
+def persistent_cache(folder: str) -> None:
+  """XLA's compiled programs kept in `folder` (config.compilation_cache_dir), for later launches."""
+  jax.config.update("jax_compilation_cache_dir", folder)
+  # Every program, however quick to compile: a later sweep then loads even the gather and
+  # evaluation programs instead of compiling them again, a few hundred per --hypothesis=all.
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  if jax.default_backend() == "cpu":
+    # JAX also puts XLA's GPU autotuning cache in the folder by default, and so writes the folder's
+    # absolute path into every program's key: a cache copied or mounted elsewhere (another HOME,
+    # a batch VM) then missed every program. XLA:CPU keeps no such cache (tests/test_train.py).
+    jax.config.update("jax_persistent_cache_enable_xla_caches", "none")
+
+
 def init_options() -> dict | None:
   """XLA options of the initialisation program: CPU_INIT_OPTIONS on the CPU, the defaults elsewhere."""
   return CPU_INIT_OPTIONS if jax.default_backend() == "cpu" else None
@@ -224,9 +237,9 @@ class Programs:
     batch_size, size = self.eval_batch(batch_size), EVAL_CALL_BATCHES
     nb = -(-len(y) // batch_size)
     calls = -(-nb // size)
-    pad = calls * size * batch_size - len(y)
-    xb = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)]).reshape(calls, size, batch_size, *x.shape[1:])
-    yb = np.concatenate([y, np.zeros(pad, y.dtype)]).reshape(calls, size, batch_size)
+    xb, yb = (cohort.host_zeros((calls * size * batch_size, *a.shape[1:]), a.dtype) for a in (x, y))
+    xb[:len(x)], yb[:len(y)] = x, y
+    xb, yb = xb.reshape(calls, size, batch_size, *x.shape[1:]), yb.reshape(calls, size, batch_size)
     counts = [min(size, nb - c * size) for c in range(calls)]
     return EvalSet([(*place((xb[c], yb[c]), self.cols), place(np.int32(n), self.repl)) for c, n in enumerate(counts)],
                    counts, y)
