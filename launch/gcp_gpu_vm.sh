@@ -16,9 +16,10 @@
 #   2. [--source=checkout] pack the checkout, upload it to gs://BUCKET/jobs/NAME/src.tar.gz;
 #   3. create a Spot VM from a Deep Learning VM image (CUDA driver) with launch/startup_script.sh
 #      and its settings (metadata qd-config); on the VM, every boot: install qd_jax[cuda], sync
-#      the data and the workdir from the bucket, run `python -m qd_jax.launch --hypothesis=H
-#      --workdir=LOCAL ...`, mirror the workdir to the bucket every --sync-minutes and at the end,
-#      write gs://BUCKET/jobs/NAME/status, and on success delete itself;
+#      the data, gs://BUCKET/cache (what earlier jobs compiled) and the workdir from the bucket,
+#      run `python -m qd_jax.launch --hypothesis=H --workdir=LOCAL ...`, mirror the workdir to the
+#      bucket every --sync-minutes and at the end, the cache at the end, write
+#      gs://BUCKET/jobs/NAME/status, and on success delete itself;
 #   4. watch: poll the VM and the status every --poll seconds; when Spot has stopped the VM, start
 #      it again (the job resumes from its disk); when the VM is gone before the job finished
 #      (--termination-action=DELETE, or deleted by hand), create it again (the job resumes from
@@ -224,6 +225,7 @@ fi
 
 readonly job_url="$bucket/jobs/$workdir_name"
 readonly data_url="$bucket/data"
+readonly cache_url="$bucket/cache"  # XLA's compiled programs (and autotune's timings), job to job
 readonly scope=(--project="$project" --zone="$zone")
 
 # --- running, or printing ------------------------------------------------------------------------
@@ -241,7 +243,7 @@ readonly config="$tmp/qd-config"
 {
   printf '%s\n' "project=$project" "zone=$zone" "vm_name=$vm_name" "job_url=$job_url" \
     "data_url=$data_url" "hypothesis=$hypothesis" "source=$source_spec" \
-    "sync_minutes=$sync_minutes" "self_delete=1"
+    "sync_minutes=$sync_minutes" "self_delete=1" "cache_url=$cache_url"
   for a in "${extra_args[@]}"; do printf 'arg=%s\n' "$a"; done
   for e in "${envs[@]}"; do printf 'env=%s\n' "$e"; done
 } >"$config"

@@ -10,8 +10,9 @@
 # from the metadata key `qd-config`, lines of key=value written by gcp_gpu_vm.sh:
 #   project, zone, vm_name, job_url (gs://.../jobs/NAME), data_url (gs://.../data), hypothesis,
 #   source (`checkout`, or a pip git URL: git+https://host/org/repo[@ref]), sync_minutes,
-#   self_delete (1/0), and repeatable `arg=--flag=value` (extra qd_jax.launch flags, one per line)
-#   and `env=NAME=VALUE` (environment of the job, e.g. env=XLA_PYTHON_CLIENT_MEM_FRACTION=.9).
+#   self_delete (1/0), cache_url (optional: gs://.../cache), and repeatable `arg=--flag=value`
+#   (extra qd_jax.launch flags, one per line) and `env=NAME=VALUE` (environment of the job, e.g.
+#   env=XLA_PYTHON_CLIENT_MEM_FRACTION=.9).
 #
 # Phase `boot` (the default) copies this script and the config under /var/lib/qd_jax and hands the
 # job to a systemd unit, qd-job.service, then returns. Why a unit of its own: the service that runs
@@ -24,14 +25,16 @@
 # Phase `job` (inside qd-job.service), in order:
 #   1. venv /var/lib/qd_jax/venv with qd_jax[cuda]: from the checkout the launcher uploaded to
 #      JOB_URL/src.tar.gz, or pip-installed from the git URL; once per disk.
-#   2. data:    DATA_URL -> /var/lib/qd_jax/data (no delete; qd_jax downloads what is missing).
+#   2. data:    DATA_URL -> /var/lib/qd_jax/data (no delete; qd_jax downloads what is missing);
+#      caches:  CACHE_URL -> ~/.cache/qd_jax (XLA's compiled programs, autotune's timings).
 #   3. workdir: JOB_URL/workdir -> /var/lib/qd_jax/work/NAME, on the first boot of this disk only:
 #      after that the local disk is at least as new as the bucket (the bucket is only ever
 #      written from it), and a restart after a Spot stop (STOP action) keeps the disk.
 #   4. python -m qd_jax.launch --hypothesis=H --workdir=LOCAL --data_dir=LOCAL_DATA [args], with
 #      its output in LOCAL/console.log; the workdir is mirrored to JOB_URL/workdir every
 #      sync_minutes while it runs.
-#   5. final mirror; on success the data folder goes back to DATA_URL (caching downloads),
+#   5. final mirror; the caches go back to CACHE_URL (the next job loads what this one compiled);
+#      on success the data folder goes back to DATA_URL (caching downloads),
 #      JOB_URL/status becomes `done` and the VM deletes itself (powers off if it may not);
 #      on failure JOB_URL/status becomes `failed: ...` and the VM powers off (no GPU billing).
 #      After a preemption the status stays `running`: gcp_gpu_vm.sh restarts the VM.
@@ -75,7 +78,7 @@ note() {  # a comment in the dry-run listing
 }
 
 cfg_project='' cfg_zone='' cfg_vm_name='' cfg_job_url='' cfg_data_url='' cfg_hypothesis=''
-cfg_source=checkout cfg_sync_minutes=10 cfg_self_delete=1
+cfg_source=checkout cfg_sync_minutes=10 cfg_self_delete=1 cfg_cache_url=''
 args=() envs=()
 
 load_config() {  # $1: a file of key=value lines
@@ -87,7 +90,7 @@ load_config() {  # $1: a file of key=value lines
     case $key in
       arg) args+=("$value") ;;
       env) envs+=("$value") ;;
-      project | zone | vm_name | job_url | data_url | hypothesis | source | sync_minutes | self_delete)
+      project | zone | vm_name | job_url | data_url | hypothesis | source | sync_minutes | self_delete | cache_url)
         printf -v "cfg_$key" '%s' "$value" ;;
       *) die "unknown key '$key' in the qd-config metadata" ;;
     esac
@@ -137,6 +140,8 @@ boot() {
 # --- the job -------------------------------------------------------------------------------------
 
 workdir='' data_dir='' venv="$ROOT/venv"
+# config.compilation_cache_dir's default is under it, and autotune's timings (CPU VMs).
+cache_dir="$HOME/.cache/qd_jax"
 terminating=0 finished=0 job_pid='' syncer_pid=''
 
 in_bucket() {  # does a gs:// prefix hold anything? (assumed yes in a dry run)
@@ -230,6 +235,12 @@ job() {
     log "nothing under $cfg_data_url yet: qd_jax downloads the categories it needs"
   fi
 
+  if [[ -n $cfg_cache_url ]]; then
+    note "caches: $cfg_cache_url -> $cache_dir (what earlier jobs compiled and timed)"
+    run mkdir -p "$cache_dir"
+    if in_bucket "$cfg_cache_url/"; then run gcloud storage rsync --recursive "$cfg_cache_url" "$cache_dir"; fi
+  fi
+
   note "workdir: $cfg_job_url/workdir -> $workdir (first boot of this disk only; later boots resume from the disk)"
   if [[ $DRY_RUN == 1 || ! -e "$ROOT/restored-$name" ]]; then
     if in_bucket "$cfg_job_url/workdir/"; then
@@ -281,6 +292,10 @@ job() {
   fi
   note "mirror the workdir one last time"
   sync_up
+  if [[ -n $cfg_cache_url ]]; then
+    note "caches: $cache_dir -> $cfg_cache_url, for the next job"
+    run gcloud storage rsync --recursive "$cache_dir" "$cfg_cache_url" || log "could not save the caches"
+  fi
   if [[ $rc != 0 ]]; then
     set_status "failed: qd_jax.launch exit $rc, see workdir/console.log"
     finished=1

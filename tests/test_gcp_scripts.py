@@ -43,16 +43,19 @@ def test_gcp_dry_run_prints_the_whole_sequence_in_order(no_gcloud):
                "--image-family=", "--scopes=cloud-platform",
                f"--metadata-from-file=startup-script={STARTUP},qd-config="):
     assert flag in line, (flag, line)
-  # On the VM: install, data and workdir from the bucket, the run, the mirror back, self-delete.
+  # On the VM: install, data, caches and workdir from the bucket, the run, the mirror and the
+  # caches back, self-delete.
   install = _index(commands, "pip install", "[cuda]", start=create)
   data = _index(commands, "gcloud storage rsync", "gs://my-bucket/data /var/lib/qd_jax/data", start=install)
+  caches = _index(commands, "gcloud storage rsync", "gs://my-bucket/cache ", "/.cache/qd_jax", start=data)
   restore = _index(commands, "gcloud storage rsync", "gs://my-bucket/jobs/h2/workdir /var/lib/qd_jax/work/h2",
-                   start=data)
+                   start=caches)
   run = _index(commands, "-m qd_jax.launch", "--hypothesis=h2", "--workdir=/var/lib/qd_jax/work/h2", start=restore)
   assert "--quick '--categories=smiley face,cat'" in commands[run]
   mirror = _index(commands, "gcloud storage rsync", "/var/lib/qd_jax/work/h2 gs://my-bucket/jobs/h2/workdir",
                   start=run)
-  done = _index(commands, "done", "gs://my-bucket/jobs/h2/status", start=mirror)
+  saved = _index(commands, "gcloud storage rsync", "/.cache/qd_jax gs://my-bucket/cache", start=mirror)
+  done = _index(commands, "done", "gs://my-bucket/jobs/h2/status", start=saved)
   # Here: watch (restart after a Spot stop), copy back, delete.
   start_vm = _index(commands, "gcloud compute instances start qd-h2", start=done)
   copy_back = _index(commands, "gcloud storage rsync --recursive gs://my-bucket/jobs/h2/workdir runs/h2",
@@ -213,8 +216,9 @@ def _vm(tmp_path, job_seconds: int, job_rc: int = 0):
   config = tmp_path / "qd-config"
   config.write_text("project=p\nzone=us-central1-a\nvm_name=qd-h2\njob_url=gs://b/jobs/h2\n"
                     "data_url=gs://b/data\nhypothesis=h2\nsource=checkout\nsync_minutes=10\n"
-                    "self_delete=1\narg=--categories=smiley face,cat\nenv=XLA_PYTHON_CLIENT_PREALLOCATE=false\n")
-  env = {"QD_ROOT": str(root), "QD_CONFIG": str(config)}
+                    "self_delete=1\ncache_url=gs://b/cache\narg=--categories=smiley face,cat\n"
+                    "env=XLA_PYTHON_CLIENT_PREALLOCATE=false\n")
+  env = {"QD_ROOT": str(root), "QD_CONFIG": str(config), "HOME": str(tmp_path / "home")}
   return bin_dir, env, log, root
 
 
@@ -228,9 +232,12 @@ def test_startup_job_success_mirrors_marks_done_and_deletes_the_vm(tmp_path):
   assert calls[run + 1] == "env false"
   assert calls.index(f"gcloud storage rsync --recursive gs://b/jobs/h2/workdir {root}/work/h2") < run
   assert calls.index("status running") < run
+  caches = tmp_path / "home" / ".cache" / "qd_jax"
+  assert calls.index(f"gcloud storage rsync --recursive gs://b/cache {caches}") < run
   mirror = calls.index(f"gcloud storage rsync --recursive --delete-unmatched-destination-objects "
                        f"{root}/work/h2 gs://b/jobs/h2/workdir")
-  assert run < mirror < calls.index("status done")
+  saved = calls.index(f"gcloud storage rsync --recursive {caches} gs://b/cache")  # what it compiled, for the next job
+  assert run < mirror < saved < calls.index("status done")
   assert calls[-1] == "gcloud compute instances delete qd-h2 --project=p --zone=us-central1-a --quiet"
   # A second boot of the same disk resumes from the disk, not from the (older) bucket copy.
   log.write_text("")
@@ -264,6 +271,7 @@ def test_startup_job_failure_marks_failed_and_powers_off(tmp_path):
   assert out.returncode == 0, out.stderr
   calls = log.read_text().splitlines()
   assert "status failed: qd_jax.launch exit 2, see workdir/console.log" in calls
+  assert f"gcloud storage rsync --recursive {tmp_path / 'home/.cache/qd_jax'} gs://b/cache" in calls  # still valid
   assert calls[-1] == "systemctl poweroff"
   assert not any("instances delete" in c for c in calls)
 
