@@ -26,7 +26,8 @@ SCRIPTS = [GCP, STARTUP, MULTIHOST, SBATCH]
 # keeps going after a failed stage, are not held to `set -euo pipefail`).
 LINTED = SCRIPTS + [LAUNCH / "common.sh", LAUNCH / "local.sh", LAUNCH / "h3_ablation.sh", ROOT / "benchmarks" / "gpu.sh",
                     ROOT / "benchmarks" / "paper_times.sh", ROOT / "benchmarks" / "checkpoint_cost.sh",
-                    ROOT / "benchmarks" / "tensorboard_cost.sh", ROOT / "benchmarks" / "local_all.sh"]
+                    ROOT / "benchmarks" / "tensorboard_cost.sh", ROOT / "benchmarks" / "local_all.sh",
+                    ROOT / "benchmarks" / "cache_copy.sh"]
 
 
 # --- syntax ----------------------------------------------------------------------------------------

@@ -66,10 +66,10 @@ CHECKED_BYTES = 4096  # about a runs.jsonl line
 
 class Follower:
   """`read(path)` of a file that grows by appends, parsing only what came since the last call:
-  summary.md re-reads runs.jsonl after every cohort, and parsing all of it each time grew with
-  the sweep (1.4 s of a local --hypothesis=all). A file that is not the one read before plus
-  appends (set_aside's rewrite, a file removed and made again) is read again whole: the bytes
-  before where the last read ended are no longer the ones it read."""
+  summary.md re-reads runs.jsonl after cohorts, and parsing all of it each time grew with the
+  sweep. A file that is not the one read before plus appends (set_aside's rewrite, a file
+  removed and made again) is read again whole: the bytes before where the last read ended are
+  no longer the ones it read."""
 
   def __init__(self, path: pathlib.Path):
     self.path = pathlib.Path(path)

@@ -227,7 +227,7 @@ def padded_rows(n: int) -> int:
 
 def host_zeros(shape: tuple, dtype) -> np.ndarray:
   """np.zeros, 64-byte aligned: XLA:CPU places such an array without copying it, where it copies
-  np.zeros' own (27 ms for a cohort's 37 MiB of rows: benchmarks/place_rows.py). The device
+  np.zeros' own (32 ms for a cohort's 37 MiB of rows: benchmarks/place_rows.py). The device
   array is then the buffer itself, so nothing may write to it once placed."""
   size = int(np.prod(shape)) * np.dtype(dtype).itemsize
   raw = np.zeros(size + ALIGN, np.uint8)
