@@ -1,6 +1,6 @@
 """summary.md: the workdir's runs for people, with H1/H2's answers next to the paper's claims.
 
-Rebuilt from runs.jsonl every time, so it never disagrees with the records.
+Rebuilt from runs.jsonl's records every time, so it never disagrees with them.
 """
 
 import pathlib
@@ -93,9 +93,8 @@ def _section(config, runs: list[dict]) -> list[str]:
   return lines
 
 
-def write(workdir: pathlib.Path, configs: list, runs: list[dict] | None = None) -> None:
-  """`runs`: runs.jsonl's records as read by the caller (a jsonl.Follower); default: read here."""
-  runs = wd.read_runs(workdir) if runs is None else runs
+def write(workdir: pathlib.Path, configs: list, runs: list[dict]) -> None:
+  """`runs`: runs.jsonl's records, as the launcher's jsonl.Follower read them."""
   lines = []
   for config in configs:
     # a design whose runs hypotheses share (the grid) shows them all under each

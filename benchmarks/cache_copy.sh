@@ -15,8 +15,9 @@ flags=(--hypothesis=h2 --quick "--data_dir=$data" "--categories=$categories")
 launch() {  # $1: HOME, $2: workdir; prints autotune's lines, the wall time and the compile counts
   HOME=$1 JAX_LOG_COMPILES=1 "$py" -m qd_jax.launch "${flags[@]}" --workdir="$2" 2>"$2.log" |
     grep -E "^autotune|in all\)" || true
-  echo "XLA compilations: $(grep -c 'Finished XLA compilation' "$2.log" || true)," \
-       "persistent-cache hits: $(grep -c 'Persistent compilation cache hit' "$2.log" || true)"
+  PYTHONPATH=$here "$py" -c 'import pathlib, sys; from overhead import compile_counts
+counts, _, hits = compile_counts(pathlib.Path(sys.argv[1]))
+print(f"XLA compilations: {sum(counts.values())}, persistent-cache hits: {hits}")' "$2.log"
 }
 
 echo "# $(date -u +%FT%TZ) $(lscpu | grep -m1 'Model name' | tr -s ' '); $(nproc) cores; qd_jax at $(git rev-parse --short HEAD 2>/dev/null || echo "an unknown commit") (the working directory)"
