@@ -167,6 +167,10 @@ class Programs:
       self.compile_seconds += time.perf_counter() - t0
     return table[key]
 
+  def executables(self) -> list:
+    """Every program this setting has compiled, and the shared ones (gather, initialisation)."""
+    return [*self._executables.values(), *_SHARED.values()]
+
   def step(self, state, x, y, extras=None):
     key = ("step", x.shape, _shapes(extras))
     f = self._compiled(key, lambda s, x, y, e: self._step(s, x, y, None, e), state, x, y, extras, donate_argnums=0,

@@ -1,0 +1,134 @@
+"""Where one (model, batch)'s training step spends its time on this CPU, by XLA operation.
+
+Runs the compiled epoch a sweep trains with (autotune's trainer: the same programs as
+throughput.py's qd_jax row, with the layers and microbatch given or autotune's choice), traces
+a few calls with jax.profiler, and sums each XLA:CPU thunk's time per training step. Each line
+names what the operation computes (the root of its fusion, from the compiled HLO), and a dot its
+float rate: that says which GEMMs run far from the machine's matmul rate, and how much of a step
+is elementwise passes. The two cores run independent thunks at once, so the op times add up to
+more than the step's wall time (`busy` is their ratio).
+
+    python benchmarks/step_profile.py --model cnn1 --batch 1024
+"""
+
+import argparse
+import collections
+import glob
+import gzip
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+MAIN_OPS = (" dot(", " gather(", " scatter(", " convolution(", " reduce(")
+# Runtime wrappers and markers, not operations of the program.
+NOT_OPS = ("Thunk", "$", "Threadpool", "Slinky", "end:", "PjitFunction", "CommonPjRt", "while")
+
+
+def ops_of(hlo: str) -> dict[str, tuple[str, float]]:
+  """{instruction name: (what it computes, flops per execution or 0)} from compiled HLO text."""
+  comps, current = {}, None
+  for line in hlo.splitlines():
+    head = re.match(r"^(?:ENTRY )?%([\w.\-]+) .*\{$", line)
+    if head:
+      current = comps.setdefault(head.group(1), [])
+    elif current is not None and line.strip():
+      current.append(line.strip())
+  shapes = {}
+  for body in comps.values():
+    for line in body:
+      m = re.match(r"(?:ROOT )?%([\w.\-]+) = (\w+\[[\d,]*\])", line)
+      if m:
+        shapes[m.group(1)] = m.group(2)
+  out = {}
+  for body in comps.values():
+    for line in body:
+      m = re.match(r"(?:ROOT )?%([\w.\-]+) = (\S+) (\w[\w\-]*)\(", line)
+      if not m:
+        continue
+      name, shape, op = m.groups()
+      called = re.search(r"calls=%([\w.\-]+)", line)
+      body = comps.get(called.group(1), []) if called else [line]
+      # A fusion is named by its main operation (a GEMM with its epilogue, a gather with the
+      # copy it feeds), else by its root.
+      root = next((r for key in MAIN_OPS for r in body if key in r), None) or next(
+          (r for r in body if r.startswith("ROOT")), line)
+      out[name] = _describe(root, shapes, fallback=f"{op} {shape}")
+  return out
+
+
+def _describe(root: str, shapes: dict, fallback: str) -> tuple[str, float]:
+  m = re.match(r"(?:ROOT )?%[\w.\-]+ = (\S+) (\w[\w\-]*)\(([^)]*)\)", root)
+  if not m:
+    return fallback, 0.0
+  shape, op, args = m.groups()
+  if op != "dot":
+    return f"{op} {shape.split('{')[0]}", 0.0
+  operands = [shapes.get(a.strip().lstrip("%"), "?") for a in args.split(",")]
+  dims = [[int(d) for d in re.findall(r"\d+", s.split("[", 1)[-1].split("]")[0])] for s in operands]
+  contracting = [int(d) for d in re.findall(r"\d+", re.search(r"lhs_contracting_dims=\{([\d,]*)\}", root).group(1))]
+  out_dims = [int(d) for d in re.findall(r"\d+", shape.split("[", 1)[1].split("]")[0])]
+  k = math.prod(dims[0][d] for d in contracting) if dims[0] else 0
+  flops = 2.0 * math.prod(out_dims) * k
+  return f"dot {' x '.join(s.split('{')[0] for s in operands)} -> {shape.split('{')[0]}", flops
+
+
+def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) -> None:
+  import jax
+  from qd_jax.training import autotune
+  setting = autotune.choose(model, batch, layers=layers, microbatch=microbatch, models_at_once=1)
+  call, steps = autotune._trainer(model, batch, setting.layers, setting.microbatch, 1)
+  for _ in range(3):
+    call(steps)
+  t0 = time.perf_counter()
+  for _ in range(calls):
+    call(steps)
+  wall = (time.perf_counter() - t0) / (calls * steps)
+  with tempfile.TemporaryDirectory() as folder:
+    jax.profiler.start_trace(folder)
+    for _ in range(calls):
+      call(steps)
+    jax.profiler.stop_trace()
+    events = json.load(gzip.open(glob.glob(f"{folder}/plugins/profile/*/*.trace.json.gz")[0]))["traceEvents"]
+  ops = {}
+  for executable in call.programs.executables():
+    ops.update(ops_of(executable.as_text()))
+  total, count = collections.Counter(), collections.Counter()
+  for e in events:
+    if e.get("ph") == "X" and not e["name"].startswith(NOT_OPS):
+      total[e["name"]] += e["dur"] * 1e-6
+      count[e["name"]] += 1
+  per_step = calls * steps
+  busy = sum(total.values()) / per_step
+  print(f"{autotune.cpu_model()}, {os.cpu_count()} cores, jax {jax.__version__}")
+  print(f"{model} at batch {batch}: layers {setting.layers}, microbatch {setting.microbatch or 'whole batch'} "
+        f"(autotune: {setting.source}); {wall * 1e6:,.0f} us a step untraced, {batch / wall:,.0f} samples/s; "
+        f"op time {busy * 1e6:,.0f} us a step (busy {busy / wall:.2f}x the wall)")
+  print(f"{'us/step':>8} {'share':>6} {'runs/step':>9} {'GFLOP/s':>8}  operation")
+  for name, seconds in total.most_common():
+    what, flops = ops.get(name, (name, 0.0))
+    share, s = seconds / sum(total.values()), seconds / per_step
+    if share < 0.005:
+      break
+    rate = f"{flops * count[name] / seconds / 1e9:8.0f}" if flops else " " * 8
+    print(f"{s * 1e6:8.1f} {share:6.1%} {count[name] / per_step:9.2f} {rate}  {name}: {what}")
+
+
+def main(argv=None) -> None:
+  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  p.add_argument("--model", default="cnn1")
+  p.add_argument("--batch", type=int, default=1024)
+  p.add_argument("--layers", default="auto")
+  p.add_argument("--microbatch", type=int, default=-1, help="rows per chunk; -1: autotune's choice")
+  p.add_argument("--calls", type=int, default=3, help="calls of the epoch program traced (32 steps each)")
+  a = p.parse_args(argv)
+  profile(a.model, a.batch, a.layers, a.microbatch, a.calls)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,26 @@
+"""benchmarks/step_profile.py: it names a compiled program's GEMMs with their float counts, and
+prints a step's operations. Nothing here depends on how fast anything is."""
+
+import jax
+import jax.numpy as jnp
+
+from conftest import load_benchmark
+
+
+def test_ops_of_names_each_dot_with_its_flops():
+  prof = load_benchmark("step_profile")
+  f = jax.jit(lambda a, b, c: jnp.maximum(a @ b, 0.0) @ c)
+  a, b, c = jnp.ones((64, 500)), jnp.ones((500, 32)), jnp.ones((32, 8))
+  ops = prof.ops_of(f.lower(a, b, c).compile().as_text())
+  # A fused dot is named twice, as the fusion and as the dot inside it; both carry its flops.
+  assert {fl for _, fl in ops.values() if fl} == {2.0 * 64 * 32 * 8, 2.0 * 64 * 500 * 32}
+  assert any(what.startswith("dot f32[64,500] x f32[500,32]") for what, _ in ops.values())
+
+
+def test_profile_prints_the_step_operations(capsys):
+  load_benchmark("step_profile").main(["--model", "fc", "--batch", "64", "--calls", "1"])
+  out = capsys.readouterr().out
+  assert "fc at batch 64: layers fast" in out and "samples/s" in out
+  lines = [ln for ln in out.splitlines() if ": dot " in ln]
+  assert lines, out
+  assert all(ln.split()[3].replace(",", "").isdigit() for ln in lines), out  # each dot gets its GFLOP/s
