@@ -53,11 +53,11 @@ def ops_of(hlo: str) -> dict[str, tuple[str, float]]:
         continue
       name, shape, op = m.groups()
       called = re.search(r"calls=%([\w.\-]+)", line)
-      body = comps.get(called.group(1), []) if called else [line]
+      fused = comps.get(called.group(1), []) if called else [line]
       # A fusion is named by its main operation (a GEMM with its epilogue, a gather with the
       # copy it feeds), else by its root.
-      root = next((r for key in MAIN_OPS for r in body if key in r), None) or next(
-          (r for r in body if r.startswith("ROOT")), line)
+      root = next((r for key in MAIN_OPS for r in fused if key in r), None) or next(
+          (r for r in fused if r.startswith("ROOT")), line)
       out[name] = _describe(root, shapes, fallback=f"{op} {shape}")
   return out
 
@@ -94,7 +94,11 @@ def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) ->
     for _ in range(calls):
       call(steps)
     jax.profiler.stop_trace()
-    events = json.load(gzip.open(glob.glob(f"{folder}/plugins/profile/*/*.trace.json.gz")[0]))["traceEvents"]
+    traces = glob.glob(f"{folder}/plugins/profile/*/*.trace.json.gz")
+    if not traces:
+      sys.exit(f"step_profile.py: jax.profiler wrote no trace.json.gz under {folder}; this jax "
+               f"({jax.__version__}) writes its traces elsewhere: point the glob in profile() there")
+    events = json.load(gzip.open(traces[0]))["traceEvents"]
   ops = {}
   for executable in call.programs.executables():
     ops.update(ops_of(executable.as_text()))
@@ -103,8 +107,8 @@ def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) ->
     if e.get("ph") == "X" and not e["name"].startswith(NOT_OPS):
       total[e["name"]] += e["dur"] * 1e-6
       count[e["name"]] += 1
-  per_step = calls * steps
-  busy = sum(total.values()) / per_step
+  per_step, op_seconds = calls * steps, sum(total.values())
+  busy = op_seconds / per_step
   print(f"{autotune.cpu_model()}, {os.cpu_count()} cores, jax {jax.__version__}")
   print(f"{model} at batch {batch}: layers {setting.layers}, microbatch {setting.microbatch or 'whole batch'} "
         f"(autotune: {setting.source}); {wall * 1e6:,.0f} us a step untraced, {batch / wall:,.0f} samples/s; "
@@ -112,7 +116,7 @@ def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) ->
   print(f"{'us/step':>8} {'share':>6} {'runs/step':>9} {'GFLOP/s':>8}  operation")
   for name, seconds in total.most_common():
     what, flops = ops.get(name, (name, 0.0))
-    share, s = seconds / sum(total.values()), seconds / per_step
+    share, s = seconds / op_seconds, seconds / per_step
     if share < 0.005:
       break
     rate = f"{flops * count[name] / seconds / 1e9:8.0f}" if flops else " " * 8
