@@ -35,7 +35,7 @@ def tune(model: str, batch: int, mode: str, folder: str) -> tuple[float, autotun
 
 
 def key(model: str, batch: int, s: autotune.Setting) -> str:
-  return autotune._name(model, batch, ("train", s.layers, s.microbatch, s.models_at_once))
+  return autotune._name(model, batch, ("train", s.layers, s.microbatch, s.models_at_once, s.unroll))
 
 
 def main(argv=None) -> None:

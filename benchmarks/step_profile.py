@@ -82,7 +82,7 @@ def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) ->
   import jax
   from qd_jax.training import autotune
   setting = autotune.choose(model, batch, layers=layers, microbatch=microbatch, models_at_once=1)
-  call, steps = autotune._trainer(model, batch, setting.layers, setting.microbatch, 1)
+  call, steps = autotune._trainer(model, batch, setting.layers, setting.microbatch, 1, setting.unroll)
   for _ in range(3):
     call(steps)
   t0 = time.perf_counter()
@@ -99,28 +99,34 @@ def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) ->
       sys.exit(f"step_profile.py: jax.profiler wrote no trace.json.gz under {folder}; this jax "
                f"({jax.__version__}) writes its traces elsewhere: point the glob in profile() there")
     events = json.load(gzip.open(traces[0]))["traceEvents"]
+  # Keyed by (program, operation): XLA names operations per program, so the gather program and
+  # the epoch's both have a `bitcast_pad_fusion`.
   ops = {}
   for executable in call.programs.executables():
-    ops.update(ops_of(executable.as_text()))
+    text = executable.as_text()
+    program = re.match(r"HloModule ([\w.\-]+)", text).group(1)
+    ops.update({(program, name): what for name, what in ops_of(text).items()})
   total, count = collections.Counter(), collections.Counter()
   for e in events:
     if e.get("ph") == "X" and not e["name"].startswith(NOT_OPS):
-      total[e["name"]] += e["dur"] * 1e-6
-      count[e["name"]] += 1
+      key = (e.get("args", {}).get("hlo_module", "?"), e["name"])
+      total[key] += e["dur"] * 1e-6
+      count[key] += 1
   per_step, op_seconds = calls * steps, sum(total.values())
   busy = op_seconds / per_step
   print(f"{autotune.cpu_model()}, {os.cpu_count()} cores, jax {jax.__version__}")
-  print(f"{model} at batch {batch}: layers {setting.layers}, microbatch {setting.microbatch or 'whole batch'} "
+  print(f"{model} at batch {batch}: layers {setting.layers}, microbatch {setting.microbatch or 'whole batch'}"
+        f"{f' (unroll {setting.unroll})' if setting.microbatch else ''} "
         f"(autotune: {setting.source}); {wall * 1e6:,.0f} us a step untraced, {batch / wall:,.0f} samples/s; "
         f"op time {busy * 1e6:,.0f} us a step (busy {busy / wall:.2f}x the wall)")
   print(f"{'us/step':>8} {'share':>6} {'runs/step':>9} {'GFLOP/s':>8}  operation")
-  for name, seconds in total.most_common():
-    what, flops = ops.get(name, (name, 0.0))
+  for key, seconds in total.most_common():
+    what, flops = ops.get(key, (key[1], 0.0))
     share, s = seconds / op_seconds, seconds / per_step
     if share < 0.005:
       break
-    rate = f"{flops * count[name] / seconds / 1e9:8.0f}" if flops else " " * 8
-    print(f"{s * 1e6:8.1f} {share:6.1%} {count[name] / per_step:9.2f} {rate}  {name}: {what}")
+    rate = f"{flops * count[key] / seconds / 1e9:8.0f}" if flops else " " * 8
+    print(f"{s * 1e6:8.1f} {share:6.1%} {count[key] / per_step:9.2f} {rate}  {key[0]}/{key[1]}: {what}")
 
 
 def main(argv=None) -> None:

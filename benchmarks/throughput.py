@@ -8,7 +8,7 @@ rows, in this one process. Compile time is kept out of samples/s and reported on
       [--min-time 0.5]
 
 qd_jax is qd_jax's own compiled epoch (training.programs.Programs.epoch: a lax.scan over device-resident rows).
-Both use the layers and microbatch a sweep picks on this machine (qd_jax.training.autotune).
+Both use the layers and microbatch (and its unroll) a sweep picks on this machine (qd_jax.training.autotune).
 qd_jax_default is what a sweep here runs, its cohort size included (where that is one run, it is
 the qd_jax row itself, not timed twice); qd_jax_models<M> is the same
 epoch over M stacked runs (qd_jax.training.cohort). Their samples/s count all the stacked runs.
@@ -66,12 +66,12 @@ def qd_jax_setting(model, batch, layers="auto"):
 
 def qd_jax_runner(model, batch, n_steps, x, y, models=1, layers="auto"):
   """qd_jax's compiled epoch (training.programs.Programs.epoch) over `models` stacked runs, with
-  the layers and microbatch a sweep would use here."""
+  the layers and microbatch (and its unroll) a sweep would use here."""
   import jax
   from qd_jax.training import cohort, programs
   setting = qd_jax_setting(model, batch, layers)
   compiled = programs.Programs(model, NUM_CLASSES, LEARNING_RATE, setting.layers, programs.mesh(),
-                               setting.microbatch)  # not cached: timed alone
+                               setting.microbatch, unroll=setting.unroll)  # not cached: timed alone
   holder = {"state": cohort.stack([compiled.init_state(seed) for seed in range(models)])}
   # Every run reads the same rows; what is measured is the work of `models` separate runs.
   xa, ya = programs.place((np.stack([x] * models), np.stack([y] * models)), compiled.repl)
@@ -87,7 +87,8 @@ def qd_jax_runner(model, batch, n_steps, x, y, models=1, layers="auto"):
   mb = compiled.microbatch if compiled.microbatch and compiled.microbatch < batch else 0
   what = f"{models} models stacked, " if models > 1 else ""
   return Runner(call, compiled.compile_seconds,
-                f"{what}qd_jax Programs.epoch, layers {compiled.layers}, microbatch {mb or 'off'}")
+                f"{what}qd_jax Programs.epoch, layers {compiled.layers}, microbatch {mb or 'off'}"
+                + (f", unroll {compiled.unroll}" if mb else ""))
 
 
 def time_runners(runners: dict, rounds: int, min_time: float, pause: float) -> dict:

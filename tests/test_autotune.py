@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from qd_jax.training import autotune
+from qd_jax.training import autotune, step
 
 from conftest import TINY
 
@@ -16,7 +16,7 @@ from conftest import TINY
 @pytest.fixture
 def timed(monkeypatch, tmp_path):
   """autotune.measure replaced by a table of samples/s; returns the training timings it got
-  (model, batch, layers, microbatch, models), with the evaluation timings as `.evals` and each
+  (model, batch, layers, microbatch, models[, unroll where it is not step.UNROLL]), with the evaluation timings as `.evals` and each
   call's keys as `.groups`."""
   class Calls(list):
     evals: list
@@ -31,8 +31,8 @@ def timed(monkeypatch, tmp_path):
       got = {}
       for k in keys:
         if k[0] == "train":
-          calls.append((model, batch, *k[1:]))
-          got[k] = table(k) if callable(table) else table.get(k[1:], 1.0)
+          calls.append((model, batch, *k[1:4]) if k[4] == step.UNROLL else (model, batch, *k[1:]))
+          got[k] = table(k) if callable(table) else table.get(k[1:4] if k[4] == step.UNROLL else k[1:], 1.0)
         else:
           calls.evals.append((model, *k[1:]))
           got[k] = table(k) if callable(table) else table.get(("eval", k[2]), 1.0)
@@ -91,6 +91,24 @@ def test_fields_the_config_sets_are_kept_and_only_the_rest_is_timed(timed, tmp_p
   assert got.microbatch == 0 and {c[3] for c in calls} == {0}
 
 
+def test_the_chosen_chunk_is_timed_at_each_unroll_beside_the_default(timed, tmp_path):
+  calls = timed({("fast", 64, 1): 3.0, ("fast", 128, 1): 3.2, ("fast", 128, 1, 4): 3.5, ("fast", 128, 1, 8): 3.4})
+  got = autotune.choose("cnn2", 1024, cache=str(tmp_path / "u.json"))
+  assert (got.microbatch, got.unroll, got.models_at_once) == (128, 4, 1)
+  assert calls.groups[1] == [("train", "fast", 128, 1, 4), ("train", "fast", 128, 1, 8), ("train", "fast", 128, 1, 2)]
+  assert calls.groups[2] == [("train", "fast", 128, 2, 4), ("train", "fast", 128, 1, 4)]  # cohorts at the chosen unroll
+  timed({("fast", 64, 1): 3.0, ("fast", 64, 1, 4): 3.0, ("fast", 64, 1, 8): 2.0})
+  assert autotune.choose("cnn2", 1024, cache=str(tmp_path / "v.json")).unroll == step.UNROLL  # a tie keeps 2
+  calls.clear()
+  timed({("fast", 64, 1): 3.0})
+  assert autotune.choose("cnn2", 128, cache=str(tmp_path / "w.json")).unroll == step.UNROLL
+  assert {len(c) for c in calls} == {5}  # 128 rows in chunks of 64: no other unroll to time
+  calls.clear()
+  timed({})
+  assert autotune.choose("cnn2", 1024, unroll=8, cache=str(tmp_path / "x.json")).unroll == 8
+  assert {c[-1] for c in calls} == {8}  # as the config says, for every candidate
+
+
 def test_evaluation_batches_are_timed_once_and_a_tie_keeps_the_whole_batch(timed, tmp_path):
   calls = timed({("eval", 250): 3.0, ("eval", 500): 2.0, ("eval", 1000): 1.0})
   cache = str(tmp_path / "ev.json")
@@ -123,7 +141,7 @@ def test_off_means_the_registry_defaults(tmp_path, monkeypatch):
 
 
 def test_measure_trains_the_real_programs():
-  key = ("train", "fast", 0, 2)
+  key = ("train", "fast", 0, 2, 2)
   assert autotune.measure("fc", 8, [key])[key] > 0
 
 
@@ -133,20 +151,20 @@ def test_candidates_are_timed_side_by_side_and_a_cohort_beside_its_incumbent(tim
   pair = []
 
   def table(key):
-    if key[1:] == ("fast", 0, 1):
+    if key[1:] == ("fast", 0, 1, 2):
       return 2.0 if pair else 3.0
-    if key[1:] == ("fast", 0, 2):
+    if key[1:] == ("fast", 0, 2, 2):
       pair.append(key)
       return 2.2
     return 1.0
   calls = timed(table)
   got = autotune.choose("cnn2", 128, cache=str(tmp_path / "g.json"))
-  assert calls.groups[0] == [("train", "fast", 0, 1), ("train", "fast", 64, 1), ("train", "xla", 0, 1)]
-  assert calls.groups[1] == [("train", "fast", 0, 2), ("train", "fast", 0, 1)]
+  assert calls.groups[0] == [("train", "fast", 0, 1, 2), ("train", "fast", 64, 1, 2), ("train", "xla", 0, 1, 2)]
+  assert calls.groups[1] == [("train", "fast", 0, 2, 2), ("train", "fast", 0, 1, 2)]
   assert got.models_at_once == 2
   rates = json.loads((tmp_path / "g.json").read_text())[autotune.machine()]["rates"]
-  assert rates["cnn2/batch 128/fast/microbatch 0/x2"] == pytest.approx(3.0 * 2.2 / 2.0)  # the pair's ratio
-  assert rates["cnn2/batch 128/fast/microbatch 0/x1"] == 3.0
+  assert rates["cnn2/batch 128/fast/microbatch 0/unroll 2/x2"] == pytest.approx(3.0 * 2.2 / 2.0)  # the pair's ratio
+  assert rates["cnn2/batch 128/fast/microbatch 0/unroll 2/x1"] == 3.0
 
 
 def test_side_by_side_spares_a_hopeless_candidate_its_windows():

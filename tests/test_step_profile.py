@@ -24,3 +24,6 @@ def test_profile_prints_the_step_operations(capsys):
   lines = [ln for ln in out.splitlines() if ": dot " in ln]
   assert lines, out
   assert all(ln.split()[3].replace(",", "").isdigit() for ln in lines), out  # each dot gets its GFLOP/s
+  # Operations are named per program: the gather program's apart from the epoch's.
+  assert any("jit_take/" in ln and ": gather " in ln for ln in out.splitlines()), out
+  assert not any("jit_take/" in ln and ": dot " in ln for ln in lines), out

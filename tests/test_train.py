@@ -180,3 +180,22 @@ def test_a_copied_compilation_cache_serves_the_launch_that_finds_it_elsewhere(tm
                        text=True, env={**os.environ, "JAX_LOG_COMPILES": "1"})
   assert "Persistent compilation cache hit for 'jit__lambda'" in out.stderr
   assert sorted(p.name for p in moved.iterdir()) == sorted(p.name for p in first.iterdir())  # nothing new
+
+
+@pytest.mark.parametrize("model", ["cnn1", "cnn2"])
+def test_every_unroll_of_the_microbatch_loop_trains_the_same_model(model):
+  # Autotune picks the unroll by speed: each must train what the others do, to float rounding
+  # (XLA:CPU fuses the unrolled chunks' sums differently, so not to the bit).
+  rng = np.random.default_rng(0)
+  x = rng.integers(0, 256, (128, 784), dtype=np.uint8)
+  y = rng.integers(0, 3, 128).astype(np.int32)
+  leaves = []
+  for unroll in (1, 2, 4, 8):
+    compiled = programs.Programs(model, 3, 1e-3, "fast", programs.mesh(), microbatch=16, unroll=unroll)
+    state = compiled.init_state(0)
+    for _ in range(3):
+      state, _ = compiled.step(state, x, y)
+    leaves.append(jax.tree_util.tree_leaves(state.params))
+  for other in leaves[1:]:
+    for a, b in zip(leaves[0], other):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

@@ -133,6 +133,7 @@ def _train_model(lay: Layout, model: str, workdir: pathlib.Path, done: set, log:
   if not todo:
     return
   setting = autotune.choose(model, config.batch_size, layers=config.layers, microbatch=config.microbatch,
+                            unroll=config.unroll,
                             models_at_once=config.models_at_once, eval_batch_size=config.eval_batch_size,
                             on=autotune.enabled(config), log=log)
   settings = dataclasses.replace(loop.Settings.from_config(config, lay.input_pipeline, setting),

@@ -12,8 +12,8 @@ def run_id(owner: str, model: str, seed: int, point_info: dict, swept: tuple = (
 
 def build(config, point, member, result, input_pipeline: str, autotuned: str, epoch_budget: int) -> dict:
   """runs.jsonl's line for one run: what was asked (config, sweep point), what data it really
-  used (split), what it gave (training.loop.RunResult), and where its layers, microbatch,
-  evaluation batch and cohort size came from (`autotuned`: training/autotune.Setting.source)."""
+  used (split), what it gave (training.loop.RunResult), and where its layers, microbatch
+  (with its unroll), evaluation batch and cohort size came from (`autotuned`: training/autotune.Setting.source)."""
   test = result.test
   return {
       "run_id": member.tag, "hypothesis": config.hypothesis, "design": config.design, "point": point.info,
@@ -28,7 +28,7 @@ def build(config, point, member, result, input_pipeline: str, autotuned: str, ep
       "input_pipeline": input_pipeline, "batch_size": config.batch_size, "learning_rate": config.learning_rate,
       "init": config.init, "row_order": config.row_order, "stopping": "epoch_budget", "epoch_budget": epoch_budget,
       "devices": result.devices, "layers": result.layers, "microbatch": result.microbatch,
-      "eval_rows": result.eval_rows,
+      "unroll": result.unroll, "eval_rows": result.eval_rows,
       "models_at_once": result.models_at_once, "autotune": autotuned}
 
 

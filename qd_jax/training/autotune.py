@@ -1,5 +1,5 @@
-"""How each (model, batch) trains fastest on this machine: layer formulation, microbatch chunk,
-runs stacked per cohort and rows per evaluation batch, picked by a short timing on first use and
+"""How each (model, batch) trains fastest on this machine: layer formulation, microbatch chunk
+and its unroll, runs stacked per cohort and rows per evaluation batch, picked by a short timing on first use and
 cached, like cuDNN's autotune.
 
 Constants tuned on one CPU lost their lead on another (benchmarks/README.md), so on XLA:CPU the
@@ -11,7 +11,7 @@ the fastest wins. A stacked cohort is chosen only when it beats the next smaller
 beside it, by STACK_MARGIN, so stacking never makes a sweep slower. The result is
 cached per CPU model, core count and jax version in ~/.cache/qd_jax/autotune.json, with every
 candidate's rate, so a setting that fixes a field reuses the timings of one that did not; config fields
-that are set (layers, microbatch, models_at_once) are kept as given, and every run records what
+that are set (layers, microbatch, unroll, models_at_once) are kept as given, and every run records what
 it ran with and where that came from. On accelerators, and with `--config.autotune=False`, the
 registry's measured defaults are used.
 """
@@ -27,11 +27,16 @@ import jax
 import numpy as np
 
 from qd_jax.nn import cpu_networks, registry
+from qd_jax.training import step
 
 CACHE = "~/.cache/qd_jax/autotune.json"
 STACK_MARGIN = 1.05  # a cohort must beat solo runs by this much, measured, to be chosen
 STACKS = (2, 4, 8)  # cohort sizes tried, smallest first; the first that does not pay ends the search
 CHUNKS = (64, 128, 256)  # microbatch chunks tried with the CPU formulation (where they divide the batch)
+# Chunks per loop iteration tried for the chosen chunk beside step.UNROLL, where the batch has
+# that many: on one Xeon CNN1 wanted 4 and CNN2 8 (benchmarks/results/cpu/unroll_*.log).
+UNROLLS = (4, 8)
+REVISION = 2  # the search's, in the cache key: a cache of the search before unroll times again
 # Rows per evaluation batch tried (where they divide eval_batch_size), on a set of EVAL_SET_ROWS:
 # the registry's 500 rows for CNN2 scored 0.68x the rows/s of 250 on one EPYC with its convs as GEMMs
 # (benchmarks/eval_calls.py); a formulation's rate by batch size is the machine's to say.
@@ -56,6 +61,7 @@ class Setting:
   models_at_once: int  # runs trained stacked in one program
   source: str  # "measured", "cached", "defaults" (the registry's), each with config fields kept
   eval_rows: int = 0  # rows per evaluation batch; 0: the config's eval_batch_size
+  unroll: int = step.UNROLL  # microbatch chunks per loop iteration of the step
 
 
 def enabled(config=None) -> bool:
@@ -75,17 +81,17 @@ def cpu_model() -> str:
 def machine() -> str:
   """The cache key of this machine: what the timings depend on, the formulations' revision too."""
   return (f"{cpu_model()} | {os.cpu_count()} cores | jax {jax.__version__} | {jax.default_backend()}"
-          f" | formulations r{cpu_networks.REVISION}")
+          f" | formulations r{cpu_networks.REVISION} | autotune r{REVISION}")
 
 
 def defaults(model: str, batch_size: int, layers: str = "auto", microbatch: int = -1,
-             models_at_once: int = 0, eval_batch_size: int = 1000) -> Setting:
+             models_at_once: int = 0, eval_batch_size: int = 1000, unroll: int = 0) -> Setting:
   """The registry's measured defaults, with the config's fixed fields kept."""
   spec, backend = registry.get(model), jax.default_backend()
   chosen = spec.layers(layers, backend)
   mb = microbatch if microbatch >= 0 else spec.microbatch(chosen, backend, jax.device_count())
   return Setting(chosen, _fit(mb, batch_size), models_at_once or spec.cohort_size(backend), "defaults",
-                 _fit(spec.eval_rows(chosen), eval_batch_size))
+                 _fit(spec.eval_rows(chosen), eval_batch_size), unroll or step.UNROLL)
 
 
 def _fit(chunk: int, batch_size: int) -> int:
@@ -93,15 +99,16 @@ def _fit(chunk: int, batch_size: int) -> int:
 
 
 def choose(model: str, batch_size: int, *, layers: str = "auto", microbatch: int = -1, models_at_once: int = 0,
-           eval_batch_size: int = 1000, on: bool | None = None, cache: str = CACHE, log=lambda _: None) -> Setting:
+           eval_batch_size: int = 1000, unroll: int = 0, on: bool | None = None, cache: str = CACHE,
+           log=lambda _: None) -> Setting:
   """The setting a sweep trains `model` with at `batch_size` (and evaluates it with): measured
   once per machine, then cached. `on` None: `enabled()`."""
-  fixed = defaults(model, batch_size, layers, microbatch, models_at_once, eval_batch_size)
+  fixed = defaults(model, batch_size, layers, microbatch, models_at_once, eval_batch_size, unroll)
   if not (enabled() if on is None else on) or jax.default_backend() != "cpu" or jax.device_count() > 1:
     return fixed
   path = pathlib.Path(os.path.expanduser(cache))
-  key = (f"{model}/batch {batch_size}/layers {layers}/microbatch {microbatch}/models_at_once {models_at_once}"
-         f"/eval_batch {eval_batch_size}")
+  key = (f"{model}/batch {batch_size}/layers {layers}/microbatch {microbatch}/unroll {unroll}"
+         f"/models_at_once {models_at_once}/eval_batch {eval_batch_size}")
   table = _read(path)
   mine = table.setdefault(machine(), {})
   choices, rates = mine.setdefault("choices", {}), mine.setdefault("rates", {})
@@ -125,7 +132,7 @@ def choose(model: str, batch_size: int, *, layers: str = "auto", microbatch: int
                                               if against else got[k])
     return {k: rates[_name(model, batch_size, k)] for k in keys}
 
-  found = _measure(model, batch_size, layers, microbatch, models_at_once, timed)
+  found = _measure(model, batch_size, layers, microbatch, unroll, models_at_once, timed)
   evals = timed([("eval", found.layers, rows or eval_batch_size) for rows in _eval_candidates(eval_batch_size)])
   best_eval = max(evals, key=evals.get)  # the first of equals: a tie keeps the whole eval batch
   found = dataclasses.replace(found, eval_rows=0 if best_eval[2] == eval_batch_size else best_eval[2])
@@ -174,27 +181,43 @@ def _name(model: str, batch_size: int, key: tuple) -> str:
   """A candidate's name in the cache's rates."""
   if key[0] == "eval":
     return f"{model}/eval/{key[1]}/rows {key[2]}"
-  return f"{model}/batch {batch_size}/{key[1]}/microbatch {key[2]}/x{key[3]}"
+  return f"{model}/batch {batch_size}/{key[1]}/microbatch {key[2]}/unroll {key[4]}/x{key[3]}"
 
 
-def _measure(model: str, batch_size: int, layers: str, microbatch: int, models_at_once: int, timed) -> Setting:
-  """timed(keys, against=None): samples/s of ("train", layers, microbatch, models) candidates."""
-  solo = timed([("train", *c, 1) for c in _candidates(model, batch_size, layers, microbatch)])
+def _measure(model: str, batch_size: int, layers: str, microbatch: int, unroll: int, models_at_once: int,
+             timed) -> Setting:
+  """timed(keys, against=None): samples/s of ("train", layers, microbatch, models, unroll) candidates."""
+  solo = timed([("train", *c, 1, unroll or step.UNROLL) for c in _candidates(model, batch_size, layers, microbatch)])
   best = max(solo, key=solo.get)
+  if not unroll:
+    best = _unrolled(best, batch_size, timed)
+  setting = lambda key: Setting(key[1], key[2], key[3], "measured", unroll=key[4])  # noqa: E731
   if models_at_once:
-    return Setting(*best[1:3], models_at_once, "measured")
+    return setting(best[:3] + (models_at_once, best[4]))
   incumbent = best
   for size in STACKS:  # each larger cohort must beat the one before it, timed beside it, by the margin
-    bigger = ("train", *best[1:3], size)
+    bigger = best[:3] + (size, best[4])
     if timed([bigger], against=incumbent)[bigger] < STACK_MARGIN * timed([incumbent])[incumbent]:
       break
     incumbent = bigger
-  return Setting(*incumbent[1:], "measured")
+  return setting(incumbent)
+
+
+def _unrolled(best: tuple, batch_size: int, timed) -> tuple:
+  """The chosen solo candidate at its fastest unroll: UNROLLS that its chunks allow, each timed
+  beside it. They train the same model to float rounding (tests/test_train.py) and cost nothing
+  else, so the fastest wins without a margin; a tie keeps step.UNROLL."""
+  chunk = best[2]
+  others = [best[:4] + (u,) for u in UNROLLS if chunk and u <= batch_size // chunk]
+  if not others:
+    return best
+  rates = {**timed([best]), **timed(others, against=best)}  # the incumbent first: a tie keeps it
+  return max(rates, key=rates.get)
 
 
 def measure(model: str, batch_size: int, keys: list[tuple], built: dict | None = None) -> dict[tuple, float]:
   """Samples/s of each candidate, built (or taken from `built`, which keeps them) and then timed
-  side by side (`side_by_side`): keys ("train", layers, microbatch, models) train `models`
+  side by side (`side_by_side`): keys ("train", layers, microbatch, models, unroll) train `models`
   stacked runs at `batch_size` (all of them together), ("eval", layers, rows) evaluate in
   batches of `rows`."""
   built = {} if built is None else built
@@ -236,12 +259,12 @@ def side_by_side(calls: dict) -> dict:
   return {**first, **best}
 
 
-def _trainer(model: str, batch_size: int, layers: str, microbatch: int, models: int):
+def _trainer(model: str, batch_size: int, layers: str, microbatch: int, models: int, unroll: int = step.UNROLL):
   """(call, CHUNK_STEPS): call(n) trains `models` stacked runs n steps on synthetic rows, through
   the compiled epoch program a sweep runs (its step count is an argument). Calls of 128 steps
   timed rates within noise of 32."""
   from qd_jax.training import cohort, programs  # programs imports this module's callers
-  compiled = programs.Programs(model, 10, 1e-3, layers, programs.mesh(), microbatch)
+  compiled = programs.Programs(model, 10, 1e-3, layers, programs.mesh(), microbatch, unroll=unroll)
   steps = max(2, compiled.chunk_steps)
   rng = np.random.default_rng(0)
   shape = (models, steps * batch_size, *compiled.input_kind.example_shape)

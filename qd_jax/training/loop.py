@@ -14,7 +14,7 @@ import numpy as np
 from qd_jax.data import splits
 from qd_jax.errors import QdError
 from qd_jax.nn import models
-from qd_jax.training import checkpoint, cohort, epochs, observers, programs
+from qd_jax.training import checkpoint, cohort, epochs, observers, programs, step
 
 # Chance-level cross-entropy is ln(classes) < 6; a mean above this is runaway, not learning.
 DIVERGED_LOSS = 1e4
@@ -32,12 +32,13 @@ class Settings:
   microbatch: int = 0  # rows per chunk inside the step (0: whole batches); training/autotune.py
   init: str = "flax"  # nn.models.INITS
   eval_rows: int | None = None  # rows per evaluation batch (autotune.Setting.eval_rows); None: the registry's
+  unroll: int = step.UNROLL  # microbatch chunks per loop iteration of the step (autotune.Setting.unroll)
 
   @classmethod
   def from_config(cls, config, input_pipeline: str, setting) -> "Settings":
     """`setting`: the autotune.Setting chosen for this model on this machine."""
     return cls(config.epochs, config.batch_size, config.eval_batch_size, config.learning_rate,
-               input_pipeline, setting.layers, setting.microbatch, config.init, setting.eval_rows)
+               input_pipeline, setting.layers, setting.microbatch, config.init, setting.eval_rows, setting.unroll)
 
 
 @dataclasses.dataclass
@@ -56,6 +57,7 @@ class RunResult:
   models_at_once: int
   devices: int
   params: object = None  # the final parameters (for designs that score or keep a run further)
+  unroll: int = step.UNROLL  # microbatch chunks per loop iteration of the step
 
 
 def _check_loss(loss: float, epoch: int, what: str, learning_rate: float):
@@ -127,7 +129,7 @@ def train_cohort(model_name: str, members: list[cohort.Member], settings: Settin
   _check_batches(members, settings, devices)
   ks = [len(m.split.categories) for m in members]
   get = lambda k: programs.get(model_name, k, settings.learning_rate, settings.layers, settings.microbatch,  # noqa: E731
-                               settings.eval_rows)
+                               settings.eval_rows, settings.unroll)
   run_programs = [get(k) for k in ks]  # each run's own: its initialisation and evaluation
   # The stacked state's classes: padded so that cohorts of fewer classes share one epoch program
   # (a streamed run trains its state as it is).
@@ -173,7 +175,7 @@ def _finish(model_name, members, states, histories, run_programs, train_seconds,
     observer.tested(m, test, train_seconds, compile_seconds)
     out.append(RunResult(model_name, m.seed, models.param_count(state.params), history, test, train_seconds,
                          compile_seconds, p.layers, p.microbatch, p.eval_batch(settings.eval_batch_size),
-                         len(members), programs.mesh().size, state.params))
+                         len(members), programs.mesh().size, state.params, p.unroll))
   return out
 
 

@@ -24,7 +24,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from qd_jax.nn import losses, models, registry
 from qd_jax.training import cohort
-from qd_jax.training.step import STEP_METRICS, train_step
+from qd_jax.training.step import STEP_METRICS, UNROLL, train_step
 
 
 @functools.cache
@@ -107,14 +107,14 @@ class Programs:
   seconds spent compiling are counted apart from the seconds spent running."""
 
   def __init__(self, model_name: str, num_classes: int, learning_rate: float, layers: str,
-               mesh_: jax.sharding.Mesh, microbatch: int = 0, eval_rows: int | None = None):
+               mesh_: jax.sharding.Mesh, microbatch: int = 0, eval_rows: int | None = None, unroll: int = UNROLL):
     spec = registry.get(model_name)
     self.model_name, self.learning_rate = model_name, learning_rate
     self.layers = spec.layers(layers, jax.default_backend())
     self.model, self.num_classes, self.input_kind = spec.create(num_classes), num_classes, spec.input_kind
     self.apply = spec.apply(self.layers, num_classes)
     self.tx = optax.adam(learning_rate)
-    self.microbatch = microbatch
+    self.microbatch, self.unroll = microbatch, unroll
     # Rows per evaluation batch (autotune.Setting.eval_rows); None: the registry's for this formulation.
     rows = spec.eval_rows(self.layers) if eval_rows is None else eval_rows
     self.eval_rows = rows if rows % mesh_.size == 0 else 0
@@ -123,7 +123,7 @@ class Programs:
     self.chunk_steps = CHUNK_STEPS if spec.scan_epochs else 1
     prepare = spec.input_kind.prepare
     self._step = functools.partial(train_step, prepare=prepare, augment=spec.input_kind.augment,
-                                   microbatch=self.microbatch)
+                                   microbatch=self.microbatch, unroll=unroll)
     self._predict = functools.partial(predict, prepare=prepare)
     self.repl = NamedSharding(mesh_, P())
     self.rows = NamedSharding(mesh_, P("data"))  # (B, ...) split along B
@@ -272,6 +272,6 @@ class Programs:
 
 @functools.cache
 def get(model_name: str, num_classes: int, learning_rate: float, layers: str, microbatch: int = 0,
-        eval_rows: int | None = None) -> Programs:
+        eval_rows: int | None = None, unroll: int = UNROLL) -> Programs:
   """One Programs per setting in this process: seeds and sweep points reuse its compilations."""
-  return Programs(model_name, num_classes, learning_rate, layers, mesh(), microbatch, eval_rows)
+  return Programs(model_name, num_classes, learning_rate, layers, mesh(), microbatch, eval_rows, unroll)

@@ -12,14 +12,15 @@ from flax.training import train_state
 from qd_jax.nn import losses
 
 
-def microbatch_value_and_grad(loss_fn, chunk: int):
+def microbatch_value_and_grad(loss_fn, chunk: int, unroll: int):
   """value_and_grad(loss_fn, has_aux=True) that walks the batch in chunks of `chunk` rows.
 
   loss_fn(params, x, y) -> (mean loss, logits). With equal chunks, the mean of the chunk means
   is the batch mean, so the result equals the whole-batch one. Chunks keep the intermediates
   small: on XLA:CPU, CNN batches of 1024 train faster in chunks (training/autotune.py). Each
-  scan step runs two chunks, whose graphs are independent: XLA:CPU then overlaps one chunk's
-  single-threaded kernels (the conv kernel-gradient GEMMs) with the other's.
+  scan step runs `unroll` chunks, whose graphs are independent: XLA:CPU then overlaps one chunk's
+  single-threaded kernels (the conv kernel-gradient GEMMs) with the others'. How many pays is the
+  CPU's to say (autotune times 2, 4 and 8); each gives the same gradient to float rounding.
   """
   vg = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -37,20 +38,23 @@ def microbatch_value_and_grad(loss_fn, chunk: int):
 
     zero = (jnp.zeros((), jnp.float32), jax.tree_util.tree_map(jnp.zeros_like, params))
     (loss, g), logits = jax.lax.scan(body, zero, (x.reshape(k, chunk, *x.shape[1:]),
-                                              y.reshape(k, chunk, *y.shape[1:])), unroll=2)
+                                              y.reshape(k, chunk, *y.shape[1:])), unroll=min(unroll, k))
     mean = jax.tree_util.tree_map(lambda a: a / k, (loss, g))
     return (mean[0], logits.reshape(n, *logits.shape[2:])), mean[1]
 
   return run
 
 
+UNROLL = 2  # microbatch chunks per loop iteration where nothing chose (autotune.UNROLLS)
 STEP_METRICS = {"loss": jnp.float32, "correct": jnp.int32}  # train_step's metrics: a scalar of each per step
 
 
 def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, class_mask=None, extras=None, *,
-               prepare: Callable, augment: Callable | None = None, microbatch: int = 0):
+               prepare: Callable, augment: Callable | None = None, microbatch: int = 0,
+               unroll: int = UNROLL):
   """One Adam step on raw rows x (prepare turns them into the network's input). `microbatch` > 0
-  walks the batch in chunks of that many rows: the same gradient, faster for CNNs on XLA:CPU.
+  walks the batch in chunks of that many rows, `unroll` chunks per loop iteration: the same
+  gradient, faster for CNNs on XLA:CPU.
   `class_mask` (K,) drops padded classes from the softmax (cohorts whose runs differ in k).
   `extras` (training/balance.extras): `class_weights` (K,) weight each row's loss by its class;
   `augment` (K,) with `key` transforms the rows of those classes at random (`augment`), with a
@@ -77,6 +81,6 @@ def train_step(state: train_state.TrainState, x: jax.Array, y: jax.Array, class_
     return losses.mean_cross_entropy(logits, y), logits
 
   chunk = microbatch if microbatch and x.shape[0] % microbatch == 0 else 0
-  (loss, logits), grads = microbatch_value_and_grad(loss_fn, chunk)(state.params, x, y)
+  (loss, logits), grads = microbatch_value_and_grad(loss_fn, chunk, unroll)(state.params, x, y)
   correct = jnp.sum(jnp.argmax(logits, -1) == y, dtype=STEP_METRICS["correct"])
   return state.apply_gradients(grads=grads), {"loss": loss.astype(STEP_METRICS["loss"]), "correct": correct}

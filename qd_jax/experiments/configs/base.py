@@ -78,7 +78,10 @@ def _machine(c: ml_collections.ConfigDict) -> None:
   # Rows per chunk inside the train step (the same gradient; CNN batches of 1024 run faster in
   # chunks on XLA:CPU): -1 = chosen with the layers and models_at_once, 0 = whole batches.
   c.microbatch = -1
-  # Time the candidates for layers, microbatch and models_at_once on first use on this CPU, and
+  # Microbatch chunks per loop iteration of the step (the same numbers; on XLA:CPU more of them
+  # can overlap): 0 = chosen with the microbatch (2 without autotune), N >= 1 = N.
+  c.unroll = 0
+  # Time the candidates for layers, microbatch, unroll and models_at_once on first use on this CPU, and
   # cache the fastest (training/autotune.py); False = the registry's defaults. Fields set above
   # are kept as given, and every run records what it used.
   c.autotune = True
@@ -134,6 +137,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
                   "pass -1 (chosen for this machine), 0 (whole batches) or a divisor of --config.batch_size")
   if config.models_at_once < 0:
     raise QdError(f"--config.models_at_once={config.models_at_once} is negative", "pass 0 (auto) or N >= 1")
+  if config.unroll < 0:
+    raise QdError(f"--config.unroll={config.unroll} is negative", "pass 0 (auto) or N >= 1")
   if not config.learning_rate > 0:
     raise QdError(f"--config.learning_rate={config.learning_rate} must be > 0", "try --config.learning_rate=0.001")
   for key in ("val_fraction", "test_fraction"):
