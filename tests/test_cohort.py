@@ -64,7 +64,7 @@ def test_runs_of_fewer_classes_than_the_floor_share_one_epoch_program(four, monk
   """H5's k = 3..9 and H4's two classes train padded to CLASS_FLOOR classes, alone too: one epoch
   program for them all (a compile each cost 3.2-4.2 s for CNN2), and the numbers of unpadded runs."""
   get = lambda k: programs.get("fc", k, SETTINGS.learning_rate, SETTINGS.layers, SETTINGS.microbatch,  # noqa: E731
-                               SETTINGS.eval_rows)
+                               SETTINGS.eval_rows, SETTINGS.unroll)
   padded = {k: _train("fc", [_member(four, k, 300, 0)])[0] for k in (2, 3, 4)}
   solo_scans = [key for key in get(cohort.CLASS_FLOOR)._executables if key[0] == "scan" and key[1][1] == 1
                 and key[2] is not None]  # solo and masked (other tests may train ten classes alone)

@@ -12,7 +12,10 @@ from flax.training import train_state
 from qd_jax.nn import losses
 
 
-def microbatch_value_and_grad(loss_fn, chunk: int, unroll: int):
+UNROLL = 2  # microbatch chunks per loop iteration where nothing chose (autotune.UNROLLS)
+
+
+def microbatch_value_and_grad(loss_fn, chunk: int, unroll: int = UNROLL):
   """value_and_grad(loss_fn, has_aux=True) that walks the batch in chunks of `chunk` rows.
 
   loss_fn(params, x, y) -> (mean loss, logits). With equal chunks, the mean of the chunk means
@@ -45,7 +48,6 @@ def microbatch_value_and_grad(loss_fn, chunk: int, unroll: int):
   return run
 
 
-UNROLL = 2  # microbatch chunks per loop iteration where nothing chose (autotune.UNROLLS)
 STEP_METRICS = {"loss": jnp.float32, "correct": jnp.int32}  # train_step's metrics: a scalar of each per step
 
 

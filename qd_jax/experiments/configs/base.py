@@ -78,8 +78,8 @@ def _machine(c: ml_collections.ConfigDict) -> None:
   # Rows per chunk inside the train step (the same gradient; CNN batches of 1024 run faster in
   # chunks on XLA:CPU): -1 = chosen with the layers and models_at_once, 0 = whole batches.
   c.microbatch = -1
-  # Microbatch chunks per loop iteration of the step (the same numbers; on XLA:CPU more of them
-  # can overlap): 0 = chosen with the microbatch (2 without autotune), N >= 1 = N.
+  # Microbatch chunks per loop iteration of the step (the same model to float rounding; on XLA:CPU
+  # more of them can overlap): 0 = chosen with the microbatch (2 without autotune), N >= 1 = N.
   c.unroll = 0
   # Time the candidates for layers, microbatch, unroll and models_at_once on first use on this CPU, and
   # cache the fastest (training/autotune.py); False = the registry's defaults. Fields set above
