@@ -16,8 +16,8 @@ from conftest import TINY
 @pytest.fixture
 def timed(monkeypatch, tmp_path):
   """autotune.measure replaced by a table of samples/s; returns the training timings it got
-  (model, batch, layers, microbatch, models[, unroll where it is not step.UNROLL]), with the evaluation timings as `.evals` and each
-  call's keys as `.groups`."""
+  (model, batch, layers, microbatch, models[, unroll where it is not step.UNROLL]), with the
+  evaluation timings as `.evals` and each call's keys as `.groups`."""
   class Calls(list):
     evals: list
     groups: list

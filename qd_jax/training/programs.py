@@ -270,8 +270,15 @@ class Programs:
             "per_class_accuracy": per_class.tolist(), "confusion": confusion.tolist(), "pred": pred}
 
 
-@functools.cache
 def get(model_name: str, num_classes: int, learning_rate: float, layers: str, microbatch: int = 0,
         eval_rows: int | None = None, unroll: int = UNROLL) -> Programs:
   """One Programs per setting in this process: seeds and sweep points reuse its compilations."""
+  # Cached with every field spelled out: functools.cache keys a left-out default apart from the
+  # same value passed, which gave one setting two Programs and two compilations.
+  return _get(model_name, num_classes, learning_rate, layers, microbatch, eval_rows, unroll)
+
+
+@functools.cache
+def _get(*setting) -> Programs:
+  model_name, num_classes, learning_rate, layers, microbatch, eval_rows, unroll = setting
   return Programs(model_name, num_classes, learning_rate, layers, mesh(), microbatch, eval_rows, unroll)
