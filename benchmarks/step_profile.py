@@ -6,7 +6,9 @@ a few calls with jax.profiler, and sums each XLA:CPU thunk's time per training s
 names what the operation computes (the root of its fusion, from the compiled HLO), and a dot its
 float rate: that says which GEMMs run far from the machine's matmul rate, and how much of a step
 is elementwise passes. The two cores run independent thunks at once, so the op times add up to
-more than the step's wall time (`busy` is their ratio).
+more than the step's wall time (`busy` is their ratio). The GEMMs line sums the dots: the
+step's rate if it did nothing else at the rates its GEMMs ran at, one thunk at a time and two at
+a time throughout (a bound on what shrinking every other pass could give, not a forecast).
 
     python benchmarks/step_profile.py --model cnn1 --batch 1024
 """
@@ -119,6 +121,12 @@ def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) ->
         f"{f' (unroll {setting.unroll})' if setting.microbatch else ''} "
         f"(autotune: {setting.source}); {wall * 1e6:,.0f} us a step untraced, {batch / wall:,.0f} samples/s; "
         f"op time {busy * 1e6:,.0f} us a step (busy {busy / wall:.2f}x the wall)")
+  dots = [k for k in total if ops.get(k, ("", 0.0))[1]]  # the operations with FLOPs: GEMMs
+  dot_s = sum(total[k] for k in dots) / per_step
+  gflop = sum(ops[k][1] * count[k] for k in dots) / per_step / 1e9
+  # A bound, not a forecast: the step with nothing but its GEMMs, at the rates they ran at here.
+  print(f"GEMMs: {dot_s * 1e6:,.0f} us of op time a step ({dot_s / busy:.0%}), {gflop:.3f} GFLOP; alone at "
+        f"these rates: {batch / dot_s:,.0f} samples/s back to back, {2 * batch / dot_s:,.0f} two at a time throughout")
   print(f"{'us/step':>8} {'share':>6} {'runs/step':>9} {'GFLOP/s':>8}  operation")
   for key, seconds in total.most_common():
     what, flops = ops.get(key, (key[1], 0.0))

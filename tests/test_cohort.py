@@ -209,6 +209,28 @@ def test_runs_of_nearby_sizes_and_any_class_count_share_one_gather_program(four,
   assert [key[1] for key in programs._SHARED if key[0] == "gather"] == [(1, 768, 784), (1, 1024, 784)]
 
 
+def test_each_gather_writes_over_the_chunk_before_last(monkeypatch):
+  """The epoch's gather donates a spent chunk for its output (on XLA:CPU a fresh one was paged
+  in anew by every call), keeps the last two for the scans still reading them, and few shapes."""
+  monkeypatch.setattr(programs, "_SPENT", {})
+  compiled = programs.get("fc", 10, 1e-3, "auto")
+  rng = np.random.default_rng(0)
+  x = rng.integers(0, 256, (1, 40, 784), dtype=np.uint8)
+  y = rng.integers(0, 10, (1, 40)).astype(np.int32)
+  xa, ya = programs.place((x, y), compiled.repl)
+  outs = []
+  for i in range(4):
+    idx = rng.integers(0, 40, (3, 1, 4)).astype(np.int32)
+    outs.append(compiled._gather(xa, ya, programs.place(idx, compiled.steps_split)))
+    assert (np.asarray(outs[-1][0]) == x[0][idx]).all() and (np.asarray(outs[-1][1]) == y[0][idx]).all()
+  assert [outs[i][0].is_deleted() for i in range(4)] == [True, True, False, False]
+  (take,) = [f for key, f in programs._SHARED.items() if key[0] == "gather" and key[3] == (3, 1, 4)]
+  assert "input_output_alias" in take.as_text()
+  for b in range(1, 2 * programs.SPENT_SHAPES):  # other chunk shapes: only the latest few are kept
+    compiled._gather(xa, ya, programs.place(np.zeros((3, 1, b), np.int32), compiled.steps_split))
+  assert len(programs._SPENT) == programs.SPENT_SHAPES
+
+
 def test_stacked_rows_are_padded_aligned_and_placed_on_the_cpu_without_a_copy():
   runs = [np.arange(1, 13, dtype=np.uint8).reshape(3, 4), np.full((5, 4), 7, np.uint8)]
   rows = cohort.stack_rows(runs)

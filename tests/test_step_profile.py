@@ -1,6 +1,8 @@
 """benchmarks/step_profile.py: it names a compiled program's GEMMs with their float counts, and
 prints a step's operations. Nothing here depends on how fast anything is."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 
@@ -21,6 +23,8 @@ def test_profile_prints_the_step_operations(capsys):
   load_benchmark("step_profile").main(["--model", "fc", "--batch", "64", "--calls", "1"])
   out = capsys.readouterr().out
   assert "fc at batch 64: layers fast" in out and "samples/s" in out
+  gemms = re.search(r"GEMMs: ([\d,]+) us of op time a step \((\d+)%\), ([\d.]+) GFLOP", out)
+  assert gemms and 0 < int(gemms[2]) <= 100 and float(gemms[3]) > 0, out
   lines = [ln for ln in out.splitlines() if ": dot " in ln]
   assert lines, out
   assert all(ln.split()[3].replace(",", "").isdigit() for ln in lines), out  # each dot gets its GFLOP/s

@@ -92,6 +92,16 @@ def _shapes(extras: dict | None) -> tuple:
 
 
 _SHARED = {}  # Programs._compiled's shared programs: the gather (any model), the initialisation
+_SPENT = {}  # (shapes, sharding) -> the last chunks the gather wrote, oldest first, for SPENT_SHAPES shapes
+SPENT_SHAPES = 4
+
+
+def _spent_chunk(shapes: tuple, sharding: NamedSharding):
+  """The chunk before last of these ((shape, dtype), ...) to overwrite, or zeros (a gather runs while the last is read)."""
+  pool = _SPENT[(shapes, sharding)] = _SPENT.pop((shapes, sharding), [])
+  while len(_SPENT) > SPENT_SHAPES:
+    del _SPENT[next(iter(_SPENT))]
+  return pool.pop(0) if len(pool) == 2 else place(tuple(np.zeros(s, d) for s, d in shapes), sharding)
 
 
 @dataclasses.dataclass
@@ -200,15 +210,21 @@ class Programs:
     return state, {k: np.concatenate([np.asarray(o[k])[:n] for n, o in outs]) for k in outs[0][1]}
 
   def _gather(self, x_all, y_all, idx):
-    """(C, M, B, ...) rows and (C, M, B) labels of one chunk, split along B."""
-    def take(x_all, y_all, idx):
+    """(C, M, B, ...) rows and (C, M, B) labels of one chunk, split along B, written over a spent
+    chunk (donated): on XLA:CPU fresh outputs were paged in anew by every call (benchmarks/gather_reuse.py)."""
+    def take(x_all, y_all, idx, spent):
+      del spent  # only its memory is used: the outputs alias it
       per_run = jax.vmap(lambda a, j: a[j], in_axes=(0, 1), out_axes=1)
       return per_run(x_all, idx), per_run(y_all, idx)
+    shapes = ((idx.shape + x_all.shape[2:], x_all.dtype), (idx.shape, y_all.dtype))
+    spent = _spent_chunk(shapes, self.steps_split)
     key = ("gather", x_all.shape, y_all.shape, idx.shape, self.repl, self.steps_split)
-    f = self._compiled(key, take, x_all, y_all, idx, shared=True,
-                       in_shardings=(self.repl, self.repl, self.steps_split),
+    f = self._compiled(key, take, x_all, y_all, idx, spent, shared=True, donate_argnums=3, keep_unused=True,
+                       in_shardings=(self.repl, self.repl, self.steps_split, self.steps_split),
                        out_shardings=(self.steps_split, self.steps_split))
-    return f(x_all, y_all, idx)
+    out = f(x_all, y_all, idx, spent)
+    _SPENT[(shapes, self.steps_split)].append(out)
+    return out
 
   def _scan(self, state, x, y, class_mask, live, extras, steps):
     """The first `steps` (a device scalar) of the C steps in x, y; the step metrics (C, M), zero past them."""
