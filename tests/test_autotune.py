@@ -81,6 +81,17 @@ def test_a_cohort_is_chosen_only_when_it_beats_solo_runs_by_the_margin(timed, tm
   assert autotune.choose("fc", 128, cache=str(tmp_path / "b.json")).models_at_once == 1
 
 
+def test_a_cohort_that_ties_does_not_end_the_search_and_a_slower_one_does(timed, tmp_path):
+  # On a Xeon FC at 128 read 1.01x stacked 2 and 1.13x stacked 8 (benchmarks/results/cpu/bench_intel_xeon_2026-12-04_*)
+  calls = timed({("fast", 0, 1): 10.0, ("fast", 0, 2): 10.1, ("fast", 0, 4): 10.2, ("fast", 0, 8): 11.3})
+  assert autotune.choose("fc", 128, cache=str(tmp_path / "t.json")).models_at_once == 8
+  assert [("train", "fast", 0, 8, 2), ("train", "fast", 0, 1, 2)] in calls.groups  # beside the best so far
+  calls = timed({("fast", 0, 1): 10.0, ("fast", 0, 2): 9.9, ("fast", 0, 4): 20.0})
+  calls.clear()
+  assert autotune.choose("fc", 128, cache=str(tmp_path / "s.json")).models_at_once == 1
+  assert ("fc", 128, "fast", 0, 4) not in calls  # 2 was slower than solo: 4 is never timed
+
+
 def test_fields_the_config_sets_are_kept_and_only_the_rest_is_timed(timed, tmp_path):
   calls = timed({})
   got = autotune.choose("cnn1", 1024, layers="xla", models_at_once=3, cache=str(tmp_path / "c.json"))

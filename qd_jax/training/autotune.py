@@ -6,11 +6,10 @@ Constants tuned on one CPU lost their lead on another (benchmarks/README.md), so
 choice is measured: each candidate trains a few synthetic steps through the very programs a
 sweep runs (training/programs.py), side by side with the others in interleaved windows (on a
 shared VM one candidate read 71,331 and 99,682 samples/s in two timings minutes apart:
-benchmarks/results/cpu/autotune_cost.log), and
-the fastest wins. A stacked cohort is chosen only when it beats the next smaller one, timed
-beside it, by STACK_MARGIN, so stacking never makes a sweep slower. The result is
-cached per CPU model, core count and jax version in ~/.cache/qd_jax/autotune.json, with every
-candidate's rate, so a setting that fixes a field reuses the timings of one that did not; config fields
+benchmarks/results/cpu/autotune_cost.log), and the fastest wins. A stacked cohort is chosen
+only when it beats the best so far, timed beside it, by STACK_MARGIN, so stacking never makes a
+sweep slower. The result is cached per CPU model, core count and jax version in
+~/.cache/qd_jax/autotune.json, with every candidate's rate, so a setting that fixes a field reuses the timings of one that did not; config fields
 that are set (layers, microbatch, unroll, models_at_once) are kept as given, and every run records what
 it ran with and where that came from. On accelerators, and with `--config.autotune=False`, the
 registry's measured defaults are used.
@@ -31,12 +30,12 @@ from qd_jax.training import step
 
 CACHE = "~/.cache/qd_jax/autotune.json"
 STACK_MARGIN = 1.05  # a cohort must beat solo runs by this much, measured, to be chosen
-STACKS = (2, 4, 8)  # cohort sizes tried, smallest first; the first that does not pay ends the search
+STACKS = (2, 4, 8)  # cohort sizes tried, smallest first; the first slower than the best so far ends the search
 CHUNKS = (64, 128, 256)  # microbatch chunks tried with the CPU formulation (where they divide the batch)
 # Chunks per loop iteration tried for the chosen chunk beside step.UNROLL, where the batch has
 # that many: on one Xeon CNN1 wanted 4 and CNN2 8 (benchmarks/results/cpu/unroll_*.log).
 UNROLLS = (4, 8)
-REVISION = 2  # the search's, in the cache key: a cache of the search before unroll times again
+REVISION = 3  # the search's, in the cache key (2: the unroll; 3: a tying cohort goes on): older caches time again
 # Rows per evaluation batch tried (where they divide eval_batch_size), on a set of EVAL_SET_ROWS:
 # the registry's 500 rows for CNN2 scored 0.68x the rows/s of 250 on one EPYC with its convs as GEMMs
 # (benchmarks/eval_calls.py); a formulation's rate by batch size is the machine's to say.
@@ -195,11 +194,12 @@ def _measure(model: str, batch_size: int, layers: str, microbatch: int, unroll: 
   if models_at_once:
     return setting(best[:3] + (models_at_once, best[4]))
   incumbent = best
-  for size in STACKS:  # each larger cohort must beat the one before it, timed beside it, by the margin
+  for size in STACKS:  # each larger cohort must beat the best so far, timed beside it, by the margin
     bigger = best[:3] + (size, best[4])
-    if timed([bigger], against=incumbent)[bigger] < STACK_MARGIN * timed([incumbent])[incumbent]:
+    rate, theirs = timed([bigger], against=incumbent)[bigger], timed([incumbent])[incumbent]
+    if rate < theirs:  # slower: a larger one only adds vmapped work; a tie goes on to the next size
       break
-    incumbent = bigger
+    incumbent = bigger if rate >= STACK_MARGIN * theirs else incumbent
   return setting(incumbent)
 
 
