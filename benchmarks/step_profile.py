@@ -8,9 +8,10 @@ float rate: that says which GEMMs run far from the machine's matmul rate, and ho
 is elementwise passes. The two cores run independent thunks at once, so the op times add up to
 more than the step's wall time (`busy` is their ratio). The GEMMs line sums the dots: the
 step's rate if it did nothing else at the rates its GEMMs ran at, one thunk at a time and two at
-a time throughout (a bound on what shrinking every other pass could give, not a forecast).
+a time throughout (a bound on what shrinking every other pass could give, not a forecast), and
+`--target` says how small the rest of the step would have to become to reach a given rate.
 
-    python benchmarks/step_profile.py --model cnn1 --batch 1024
+    python benchmarks/step_profile.py --model cnn1 --batch 1024 [--target 74818]
 """
 
 import argparse
@@ -80,7 +81,19 @@ def _describe(root: str, shapes: dict, fallback: str) -> tuple[str, float]:
   return f"dot {' x '.join(s.split('{')[0] for s in operands)} -> {shape.split('{')[0]}", flops
 
 
-def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) -> None:
+def _print_bound(batch, wall, op_time, dot_s, gflop, target):
+  """The GEMMs line, and with a target the room it leaves the rest of the step (seconds a step)."""
+  # A bound, not a forecast: the step with nothing but its GEMMs, at the rates they ran at here.
+  print(f"GEMMs: {dot_s * 1e6:,.0f} us of op time a step ({dot_s / op_time:.0%}), {gflop:.3f} GFLOP; alone at "
+        f"these rates: {batch / dot_s:,.0f} samples/s back to back, {2 * batch / dot_s:,.0f} two at a time throughout")
+  if target:
+    step_s = batch / target
+    print(f"target {target:,.0f} samples/s: a {step_s * 1e6:,.0f} us step, in which the work besides the GEMMs "
+          f"({(op_time - dot_s) * 1e6:,.0f} us of op time now) must fit in {(2 * step_s - dot_s) * 1e6:,.0f} us "
+          f"with both cores busy throughout, {(op_time / wall * step_s - dot_s) * 1e6:,.0f} us at this busy")
+
+
+def profile(model: str, batch: int, layers: str, microbatch: int, calls: int, target: float = 0.0) -> None:
   import jax
   from qd_jax.training import autotune
   setting = autotune.choose(model, batch, layers=layers, microbatch=microbatch, models_at_once=1)
@@ -124,9 +137,7 @@ def profile(model: str, batch: int, layers: str, microbatch: int, calls: int) ->
   dots = [k for k in total if ops.get(k, ("", 0.0))[1]]  # the operations with FLOPs: GEMMs
   dot_s = sum(total[k] for k in dots) / per_step
   gflop = sum(ops[k][1] * count[k] for k in dots) / per_step / 1e9
-  # A bound, not a forecast: the step with nothing but its GEMMs, at the rates they ran at here.
-  print(f"GEMMs: {dot_s * 1e6:,.0f} us of op time a step ({dot_s / busy:.0%}), {gflop:.3f} GFLOP; alone at "
-        f"these rates: {batch / dot_s:,.0f} samples/s back to back, {2 * batch / dot_s:,.0f} two at a time throughout")
+  _print_bound(batch, wall, busy, dot_s, gflop, target)
   print(f"{'us/step':>8} {'share':>6} {'runs/step':>9} {'GFLOP/s':>8}  operation")
   for key, seconds in total.most_common():
     what, flops = ops.get(key, (key[1], 0.0))
@@ -144,8 +155,10 @@ def main(argv=None) -> None:
   p.add_argument("--layers", default="auto")
   p.add_argument("--microbatch", type=int, default=-1, help="rows per chunk; -1: autotune's choice")
   p.add_argument("--calls", type=int, default=3, help="calls of the epoch program traced (32 steps each)")
+  p.add_argument("--target", type=float, default=0.0,
+                  help="samples/s to reach (say, twice the faster peer's): what it leaves the non-GEMM work")
   a = p.parse_args(argv)
-  profile(a.model, a.batch, a.layers, a.microbatch, a.calls)
+  profile(a.model, a.batch, a.layers, a.microbatch, a.calls, a.target)
 
 
 if __name__ == "__main__":

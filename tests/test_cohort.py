@@ -123,11 +123,11 @@ def test_the_step_metrics_are_what_the_epoch_buffers_expect():
       k: ((), np.dtype(d)) for k, d in step.STEP_METRICS.items()}
 
 
-def test_group_by_resume_epoch_and_size():
-  # steps 100, 90, 40, 100 (resumed at 2), 60; at most 2 per cohort
-  assert cohort.group([100, 90, 40, 100, 60], [0, 0, 0, 2, 0], 2) == [[0, 1], [2, 4], [3]]
-  assert cohort.group([10, 10, 10], [0, 0, 0], 8) == [[0, 1, 2]]
-  assert cohort.group([100, 49], [0, 0], 8) == [[0], [1]]  # padding would waste over half
+def test_group_by_steps_and_size():
+  # steps 100, 90, 40, 100, 60; at most 2 per cohort
+  assert cohort.group([100, 90, 40, 100, 60], 2) == [[0, 3], [1, 4], [2]]
+  assert cohort.group([10, 10, 10], 8) == [[0, 1, 2]]
+  assert cohort.group([100, 49], 8) == [[0], [1]]  # padding would waste over half
 
 
 def test_plan_takes_the_registry_default_and_the_device_budget(four):
@@ -140,20 +140,27 @@ def test_plan_takes_the_registry_default_and_the_device_budget(four):
 
 
 def test_a_cohort_left_one_save_apart_resumes_together_from_the_older_save():
-  class Held:  # the part of checkpoint.RunCheckpoints that the resume rule reads
-    def __init__(self, *epochs):
-      self._epochs = list(epochs)
+  class Held:  # the part of checkpoint.RunCheckpoints that the resume rules read
+    def __init__(self, tags, *epochs):
+      self._tags, self._epochs = tags, list(epochs)
 
     def epochs(self):
       return self._epochs
 
-  def member(*epochs):
-    return cohort.Member(None, 0, "", Held(*epochs) if epochs else None)
+    def cohort(self):
+      return self._tags
 
-  ahead, behind, fresh, finished = member(3, 5), member(1, 3), member(), cohort.Member(None, 0, "", Held())
+  ab, cd = ["a", "b"], ["c", "d"]
+  ahead, behind = cohort.Member(None, 0, "a", Held(ab, 3, 5)), cohort.Member(None, 0, "b", Held(ab, 1, 3))
   assert cohort.resume_epoch([ahead, behind]) == 3
-  assert cohort.resume_groups([ahead, fresh, behind, finished]) == [3, 0, 3, 0]
-  assert cohort.resume_epoch([ahead, fresh]) == 0  # nothing in common: the cohort starts afresh
+  # c saved its first epoch and d did not: they rerun as one cohort, afresh.
+  first, none = cohort.Member(None, 0, "c", Held(cd, 1)), cohort.Member(None, 0, "d", Held(cd))
+  fresh, unnamed = cohort.Member(None, 0, "e", Held(None)), cohort.Member(None, 0, "f")
+  members = [fresh, ahead, first, unnamed, behind, none]
+  assert cohort.interrupted(members) == [[1, 4], [2, 5]]
+  assert cohort.resume_epoch([first, none]) == 0
+  # Named but never saved (a kill while naming it): nothing to resume, so planned afresh.
+  assert cohort.interrupted([cohort.Member(None, 0, "c", Held(cd)), none]) == []
 
 
 def test_epoch_tables_give_each_run_its_solo_order(four):
@@ -175,11 +182,17 @@ def _cmd(data_dir, workdir, *extra):
           "--config.epochs=40", "--config.batch_size=32", "--config.eval_batch_size=64", "--config.checkpoint_min_seconds=0", *extra]
 
 
-def test_cohort_resumes_bitwise_even_when_its_runs_saved_different_epochs(bigger_data_dir, tmp_path):
-  whole = tmp_path / "whole"
-  subprocess.run(_cmd(bigger_data_dir, whole), check=True, capture_output=True)
+@pytest.fixture(scope="module")
+def whole(bigger_data_dir, tmp_path_factory):
+  """The records of _cmd's sweep never stopped: one cohort of four runs."""
+  workdir = tmp_path_factory.mktemp("whole") / "w"
+  subprocess.run(_cmd(bigger_data_dir, workdir), check=True, capture_output=True)
   # From the records, not the console: its cohort line is a heartbeat, absent when a run is quick.
-  assert [r["models_at_once"] for r in records(whole)] == [4] * 4
+  assert [r["models_at_once"] for r in records(workdir)] == [4] * 4
+  return records(workdir)
+
+
+def test_cohort_resumes_bitwise_even_when_its_runs_saved_different_epochs(bigger_data_dir, tmp_path, whole):
   workdir = tmp_path / "w"
   code, _ = start_and_kill(_cmd(bigger_data_dir, workdir), lambda: len(checkpoint_steps(workdir)) >= 8,
                             sig=signal.SIGTERM)
@@ -190,7 +203,24 @@ def test_cohort_resumes_bitwise_even_when_its_runs_saved_different_epochs(bigger
   shutil.rmtree(runs[0] / str(newest))
   out = subprocess.run(_cmd(bigger_data_dir, workdir), check=True, capture_output=True, text=True).stdout
   assert f"resumed after epoch {newest - 1}" in out
-  assert records(workdir) == records(whole)
+  assert records(workdir) == whole
+
+
+def test_a_kill_between_a_cohorts_first_saves_reruns_the_same_cohort_afresh(bigger_data_dir, tmp_path, whole):
+  workdir = tmp_path / "w"
+  code, _ = start_and_kill(_cmd(bigger_data_dir, workdir), lambda: len(checkpoint_steps(workdir)) >= 1,
+                            sig=signal.SIGTERM)
+  assert code == 143
+  # As if the kill came right after the first run's first save: the other three hold no epoch.
+  first, *others = sorted((workdir / "checkpoints").iterdir())
+  for run in others:
+    for saved in (p for p in run.iterdir() if p.name.isdigit()):
+      shutil.rmtree(saved)
+  assert any(p.name.isdigit() for p in first.iterdir())
+  # Resumed alone, the first run would train on outside its cohort: other numbers in the last digits.
+  out = subprocess.run(_cmd(bigger_data_dir, workdir), check=True, capture_output=True, text=True).stdout
+  assert "resumed after epoch" not in out
+  assert records(workdir) == whole
 
 
 def test_device_rows_take_few_shapes_and_always_hold_the_run():

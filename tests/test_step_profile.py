@@ -5,6 +5,7 @@ import re
 
 import jax
 import jax.numpy as jnp
+import pytest
 
 from conftest import load_benchmark
 
@@ -20,11 +21,14 @@ def test_ops_of_names_each_dot_with_its_flops():
 
 
 def test_profile_prints_the_step_operations(capsys):
-  load_benchmark("step_profile").main(["--model", "fc", "--batch", "64", "--calls", "1"])
+  load_benchmark("step_profile").main(["--model", "fc", "--batch", "64", "--calls", "1", "--target", "100000"])
   out = capsys.readouterr().out
   assert "fc at batch 64: layers fast" in out and "samples/s" in out
   gemms = re.search(r"GEMMs: ([\d,]+) us of op time a step \((\d+)%\), ([\d.]+) GFLOP", out)
   assert gemms and 0 < int(gemms[2]) <= 100 and float(gemms[3]) > 0, out
+  # 64 rows at 100,000 samples/s is a 640 us step; both cores for all of it, less the GEMMs' time.
+  room = re.search(r"target 100,000 samples/s: a 640 us step, .* must fit in (-?[\d,]+) us", out)
+  assert room and int(room[1].replace(",", "")) == pytest.approx(1280 - int(gemms[1].replace(",", "")), abs=1), out
   lines = [ln for ln in out.splitlines() if ": dot " in ln]
   assert lines, out
   assert all(ln.split()[3].replace(",", "").isdigit() for ln in lines), out  # each dot gets its GFLOP/s

@@ -10,6 +10,8 @@ restores without a word), raises `Damaged`; training/loop.py then falls back to 
 """
 
 import hashlib
+import json
+import os
 import pathlib
 import shutil
 import signal
@@ -21,6 +23,7 @@ import orbax.checkpoint as ocp
 from qd_jax.records import storage
 
 _preempted = False
+COHORT_FILE = "cohort.json"  # beside a run's epochs: the cohort it trains in (RunCheckpoints.name_cohort)
 
 
 class Preempted(Exception):
@@ -115,6 +118,26 @@ class RunCheckpoints:
       # here the failed save's futures are freed, inside quiet(), so exit prints none of them
     if code is not None:
       raise storage.error(code, self.directory / str(epoch), "save the checkpoint")
+
+  def name_cohort(self, tags: list[str]) -> None:
+    """Writes the tags of the runs this one trains beside (itself among them, in the cohort's
+    order) next to its checkpoints, before its first save: training/cohort.interrupted reads it."""
+    path = self.directory / COHORT_FILE
+    try:
+      self.directory.mkdir(parents=True, exist_ok=True)
+      tmp = path.with_name(f".{COHORT_FILE}.{os.getpid()}.tmp")
+      tmp.write_text(json.dumps(tags))
+      os.replace(tmp, path)
+    except OSError as e:
+      raise storage.error(storage.errno_of(e) or 5, path, "save the checkpoint") from e
+
+  def cohort(self) -> list[str] | None:
+    """The tags `name_cohort` wrote, or None."""
+    try:
+      tags = json.loads((self.directory / COHORT_FILE).read_text())
+    except (OSError, ValueError):
+      return None
+    return tags if isinstance(tags, list) else None
 
   def remove(self, delete: bool = True) -> None:
     self._manager.close()

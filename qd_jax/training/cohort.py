@@ -47,8 +47,8 @@ def device_budget_rows(device_data_max_mb: int) -> int:
 def plan(members: list[Member], model_name: str, *, input_pipeline: str, batch_size: int, models_at_once: int,
          device_data_max_mb: int) -> list[list[int]]:
   """Which runs train at once: models_at_once, or the model's measured default, capped so the
-  stacked training rows stay within device_data_max_mb; then `group` by steps and resume epoch.
-  Streamed (tf.data) runs train one at a time."""
+  stacked training rows stay within device_data_max_mb: first the cohorts a kill interrupted, as
+  they were (`interrupted`), then the rest by `group`. Streamed (tf.data) runs train one at a time."""
   if input_pipeline != "device":
     return [[i] for i in range(len(members))]
   if not members:
@@ -56,19 +56,20 @@ def plan(members: list[Member], model_name: str, *, input_pipeline: str, batch_s
   size = models_at_once or registry.get(model_name).cohort_size(jax.default_backend())
   rows = padded_rows(max(m.split.count("train") for m in members))
   size = max(1, min(size, device_budget_rows(device_data_max_mb) // rows))
-  step_counts = [m.split.count("train") // batch_size for m in members]
-  return group(step_counts, resume_groups(members), size)
+  held = interrupted(members)
+  rest = [i for i in range(len(members)) if all(i not in c for c in held)]
+  step_counts = [members[i].split.count("train") // batch_size for i in rest]
+  return held + [[rest[j] for j in c] for c in group(step_counts, size)]
 
 
-def group(steps_per_run: list[int], resume_epochs: list[int], max_size: int) -> list[list[int]]:
-  """Groups run indices into cohorts: same resume epoch, step counts within a factor of two,
-  at most `max_size` runs each. Runs keep their order inside a cohort."""
-  order = sorted(range(len(steps_per_run)), key=lambda i: (resume_epochs[i], -steps_per_run[i], i))
+def group(steps_per_run: list[int], max_size: int) -> list[list[int]]:
+  """Groups run indices into cohorts: step counts within a factor of two, at most `max_size`
+  runs each. Runs keep their order inside a cohort."""
+  order = sorted(range(len(steps_per_run)), key=lambda i: (-steps_per_run[i], i))
   cohorts: list[list[int]] = []
   for i in order:
     last = cohorts[-1] if cohorts else None
-    if (last and len(last) < max_size and resume_epochs[last[0]] == resume_epochs[i]
-        and 2 * steps_per_run[i] >= steps_per_run[last[0]]):
+    if last and len(last) < max_size and 2 * steps_per_run[i] >= steps_per_run[last[0]]:
       last.append(i)
     else:
       cohorts.append([i])
@@ -92,12 +93,16 @@ def resume_candidates(members: list[Member]) -> list[int]:
   return sorted(set.intersection(*kept) - {0} if kept else set(), reverse=True) + [0]
 
 
-def resume_groups(members: list[Member]) -> list[int]:
-  """The epoch each member resumes from, for `group`: `resume_epoch` of the members that hold
-  checkpoints (the cohort a kill interrupted; finished runs drop theirs), 0 for the rest."""
-  held = [bool(m.checkpoints and m.checkpoints.epochs()) for m in members]
-  common = resume_epoch([m for m, h in zip(members, held) if h])
-  return [common if h else 0 for h in held]
+def interrupted(members: list[Member]) -> list[list[int]]:
+  """The cohorts a kill interrupted, as they were: indices of the members that name one cohort
+  beside their checkpoints (RunCheckpoints.name_cohort), where one of them holds a saved epoch.
+  Each resumes as that cohort from `resume_epoch`: afresh, if a kill came between its runs'
+  first saves. A member that finished (recorded, so not among `members`) drops out of it."""
+  named: dict[tuple, list[int]] = {}
+  for i, m in enumerate(members):
+    if m.checkpoints and (tags := m.checkpoints.cohort()):
+      named.setdefault(tuple(tags), []).append(i)
+  return [c for c in named.values() if any(members[i].checkpoints.epochs() for i in c)]
 
 
 # The class count every cohort of fewer classes pads to: the paper's ten. On XLA:CPU each class

@@ -108,6 +108,12 @@ def _epoch_record(epoch: int, sums: epochs.EpochSums, j: int, val: dict, seconds
 
 
 def _save(members, epoch: int, states: list, histories: list, train_seconds: float) -> None:
+  # Before the cohort's first save every run names it, so a kill between two runs' first saves
+  # still reruns them as this cohort (training/cohort.interrupted), not the saved one alone.
+  if any(m.checkpoints and not m.checkpoints.epochs() for m in members):
+    for m in members:
+      if m.checkpoints:
+        m.checkpoints.name_cohort([n.tag for n in members])
   # The seed and the epoch count fix the next epoch's data order, so they are the data state.
   for m, state, history in zip(members, states, histories):
     if m.checkpoints:
