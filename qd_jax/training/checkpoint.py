@@ -123,13 +123,11 @@ class RunCheckpoints:
     """Writes the tags of the runs this one trains beside (itself among them, in the cohort's
     order) next to its checkpoints, before its first save: training/cohort.interrupted reads it."""
     path = self.directory / COHORT_FILE
-    try:
+    with storage.guard(path, "save the checkpoint"):
       self.directory.mkdir(parents=True, exist_ok=True)
       tmp = path.with_name(f".{COHORT_FILE}.{os.getpid()}.tmp")
       tmp.write_text(json.dumps(tags))
       os.replace(tmp, path)
-    except OSError as e:
-      raise storage.error(storage.errno_of(e) or 5, path, "save the checkpoint") from e
 
   def cohort(self) -> list[str] | None:
     """The tags `name_cohort` wrote, or None."""
