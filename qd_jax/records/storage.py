@@ -132,12 +132,13 @@ def quiet():
         lg.removeFilter(mute)
 
 
-def write_atomic(path: pathlib.Path, data: bytes, rerun: str = RERUN) -> None:
-  """`path` holds `data`, or, if the write fails, what it held before (temp file, fsync, rename)."""
+def write_atomic(path: pathlib.Path, data: bytes, rerun: str = RERUN, action: str = "write") -> None:
+  """`path` holds `data`, or, if the write fails, what it held before (temp file, fsync, rename).
+  The temp file is the process's own, so processes that share a folder never rename another's."""
   path = pathlib.Path(path)
-  tmp = path.with_name(f".{path.name}.tmp")
+  tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
   try:
-    with guard(path, rerun=rerun):
+    with guard(path, action, rerun):
       with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

@@ -11,7 +11,6 @@ restores without a word), raises `Damaged`; training/loop.py then falls back to 
 
 import hashlib
 import json
-import os
 import pathlib
 import shutil
 import signal
@@ -122,12 +121,9 @@ class RunCheckpoints:
   def name_cohort(self, tags: list[str]) -> None:
     """Writes the tags of the runs this one trains beside (itself among them, in the cohort's
     order) next to its checkpoints, before its first save: training/cohort.interrupted reads it."""
-    path = self.directory / COHORT_FILE
-    with storage.guard(path, "save the checkpoint"):
+    with storage.guard(self.directory, "save the checkpoint"):
       self.directory.mkdir(parents=True, exist_ok=True)
-      tmp = path.with_name(f".{COHORT_FILE}.{os.getpid()}.tmp")
-      tmp.write_text(json.dumps(tags))
-      os.replace(tmp, path)
+    storage.write_atomic(self.directory / COHORT_FILE, json.dumps(tags).encode(), action="save the checkpoint")
 
   def cohort(self) -> list[str] | None:
     """The tags `name_cohort` wrote, or None."""
