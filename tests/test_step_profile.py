@@ -1,5 +1,6 @@
-"""benchmarks/step_profile.py: it names a compiled program's GEMMs with their float counts, and
-prints a step's operations. Nothing here depends on how fast anything is."""
+"""benchmarks/step_profile.py names a compiled program's GEMMs with their float counts and
+prints a step's operations; benchmarks/gemm_peers.py prints XLA's and PyTorch's rates for given
+GEMM shapes. Nothing here depends on how fast anything is."""
 
 import re
 
@@ -35,3 +36,22 @@ def test_profile_prints_the_step_operations(capsys):
   # Operations are named per program: the gather program's apart from the epoch's.
   assert any("jit_take/" in ln and ": gather " in ln for ln in out.splitlines()), out
   assert not any("jit_take/" in ln and ": dot " in ln for ln in lines), out
+
+
+def test_gemm_peers_refuses_a_bad_shape_in_one_line():
+  peers = load_benchmark("gemm_peers")
+  assert peers.parse("64x5000x64, 5x6x7") == [(64, 5000, 64), (5, 6, 7)]
+  for bad in ("64x5000", "64x0x64", "axbxc"):
+    with pytest.raises(SystemExit, match=r"is not MxKxN; give three positive sizes"):
+      peers.parse(bad)
+
+
+def test_gemm_peers_prints_both_libraries_rates(capsys):
+  pytest.importorskip("torch", reason="PyTorch is the bench extra: pip install -e '.[bench]'")
+  load_benchmark("gemm_peers").main(["--shapes", "256x512x256,128x256x128", "--rounds", "1"])
+  rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith(("256x512x256", "128x256x128"))]
+  assert len(rows) == 2
+  for row in rows:
+    xla, ref, ratio = (float(v.strip().rstrip("x")) for v in row.split("|")[1:])
+    # The rates print rounded to whole GFLOP/s; the ratio is of the unrounded ones.
+    assert ratio > 0 and ratio == pytest.approx(xla / ref, rel=0.5 / min(xla, ref) + 0.02, abs=0.01)
