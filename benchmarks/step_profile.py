@@ -93,7 +93,8 @@ def _print_bound(batch, wall, op_time, dot_s, gflop, target):
           f"with both cores busy throughout, {(op_time / wall * step_s - dot_s) * 1e6:,.0f} us at this busy")
 
 
-def profile(model: str, batch: int, layers: str, microbatch: int, calls: int, target: float = 0.0) -> None:
+def profile(model: str, batch: int, layers: str, microbatch: int, calls: int, target: float = 0.0,
+            min_share: float = 0.005) -> None:
   import jax
   from qd_jax.training import autotune
   setting = autotune.choose(model, batch, layers=layers, microbatch=microbatch, models_at_once=1)
@@ -142,7 +143,7 @@ def profile(model: str, batch: int, layers: str, microbatch: int, calls: int, ta
   for key, seconds in total.most_common():
     what, flops = ops.get(key, (key[1], 0.0))
     share, s = seconds / op_seconds, seconds / per_step
-    if share < 0.005:
+    if share < min_share:
       break
     rate = f"{flops * count[key] / seconds / 1e9:8.0f}" if flops else " " * 8
     print(f"{s * 1e6:8.1f} {share:6.1%} {count[key] / per_step:9.2f} {rate}  {key[0]}/{key[1]}: {what}")
@@ -157,8 +158,9 @@ def main(argv=None) -> None:
   p.add_argument("--calls", type=int, default=3, help="calls of the epoch program traced (32 steps each)")
   p.add_argument("--target", type=float, default=0.0,
                   help="samples/s to reach (say, twice the faster peer's): what it leaves the non-GEMM work")
+  p.add_argument("--min-share", type=float, default=0.005, help="list operations down to this share of op time (0: all)")
   a = p.parse_args(argv)
-  profile(a.model, a.batch, a.layers, a.microbatch, a.calls, a.target)
+  profile(a.model, a.batch, a.layers, a.microbatch, a.calls, a.target, a.min_share)
 
 
 if __name__ == "__main__":

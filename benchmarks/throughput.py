@@ -137,7 +137,7 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
   rows = []
   for impl in named(impls, args):
     rows.append({"model": model, "batch_size": batch, "impl": impl, "samples_per_s": max(rates[impl]),
-                 "median_samples_per_s": statistics.median(rates[impl]),
+                 "median_samples_per_s": statistics.median(rates[impl]), "window_samples_per_s": rates[impl],
                  "compile_s": runners[impl].compile_s, "detail": runners[impl].detail})
   if "keras" in impls:
     import tensorflow as tf
@@ -151,13 +151,32 @@ def named(impls, args) -> list[str]:
                                      if i == "qd_jax_models" else [i])]
 
 
+def paired(ours: list[float], theirs: list[float]) -> tuple[float, float, float]:
+  """Median, least and greatest of the round-by-round ratios ours[r] / theirs[r]: windows of
+  one round ran seconds apart, so each ratio saw the same spell of the machine, where the best
+  windows of two implementations may come from different rounds."""
+  ratios = [a / b for a, b in zip(ours, theirs)]
+  return statistics.median(ratios), min(ratios), max(ratios)
+
+
 def format_table(rows: list[dict], models, batches, impls) -> str:
+  def row(model, batch, impl):
+    return next((r for r in rows if (r["model"], r["batch_size"], r["impl"]) == (model, batch, impl)), None)
+
   def cell(model, batch, impl):
-    r = next((r for r in rows if (r["model"], r["batch_size"], r["impl"]) == (model, batch, impl)), None)
+    r = row(model, batch, impl)
     return r and r["samples_per_s"]
 
+  def spread(model, batch, peer):
+    ours, theirs = row(model, batch, "qd_jax"), peer and row(model, batch, peer)
+    if not (ours and theirs and ours["window_samples_per_s"] and theirs["window_samples_per_s"]):
+      return "-"
+    mid, lo, hi = paired(ours["window_samples_per_s"], theirs["window_samples_per_s"])
+    return f"{mid:.2f}x ({lo:.2f}-{hi:.2f})"
+
   stacked = [i for i in impls if i.startswith("qd_jax_models") or i == "qd_jax_default"]
-  head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", *(f"{i[6:]}/qd_jax" for i in stacked),
+  head = ["model", "batch", *impls, "faster peer", "qd_jax/peer", "paired by round",
+          *(f"{i[6:]}/qd_jax" for i in stacked),
           "qd_jax GFLOP/s"]
   lines = []
   for model in models:
@@ -168,7 +187,7 @@ def format_table(rows: list[dict], models, batches, impls) -> str:
       ratio = lambda i: f"{vals[i] / peers[peer]:.2f}x" if peer and vals.get(i) else "-"
       lines.append([model, str(batch), *(f"{v:,.0f}" if v is not None else "not installed"
                                          for v in vals.values()),
-                    peer or "-", ratio("qd_jax"),
+                    peer or "-", ratio("qd_jax"), spread(model, batch, peer),
                     *(f"{vals[i] / vals['qd_jax']:.2f}x" if vals.get(i) and vals.get("qd_jax") else "-"
                       for i in stacked),
                     f"{vals['qd_jax'] * 3 * forward_flops(model) / 1e9:.0f}" if vals.get("qd_jax") else "-"])
@@ -229,7 +248,8 @@ def main(argv=None) -> list[dict]:
       got = bench_one(model, batch, steps, measured, args, x, y)
       rows += got
       rows += [{"model": model, "batch_size": batch, "impl": i, "samples_per_s": None,
-                "median_samples_per_s": None, "compile_s": None, "detail": "not installed"}
+                "median_samples_per_s": None, "window_samples_per_s": None, "compile_s": None,
+                "detail": "not installed"}
                for i in skipped]
       print("  " + ", ".join(f"{r['impl']} {r['samples_per_s']:,.0f}/s" for r in got),
             f"({model}, batch {batch}, {steps} steps/call)", flush=True)

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import load_benchmark
 
-KEYS = {"model", "batch_size", "impl", "samples_per_s", "median_samples_per_s", "compile_s", "detail"}
+KEYS = {"model", "batch_size", "impl", "samples_per_s", "median_samples_per_s", "window_samples_per_s", "compile_s",
+        "detail"}
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def check_rows(rows, impls):
       assert r["samples_per_s"] is None and r["compile_s"] is None
     else:
       assert isinstance(r["samples_per_s"], float) and r["samples_per_s"] > 0
+      assert max(r["window_samples_per_s"]) == r["samples_per_s"]  # one rate per round, the best reported
       assert r["compile_s"] >= 0
 
 
@@ -41,6 +43,7 @@ def test_qd_jax_and_installed_peers(bench, tmp_path, capsys):
   assert json.loads((tmp_path / "rows.json").read_text()) == rows
   out = capsys.readouterr().out
   assert "qd_jax/peer" in out and "models8/qd_jax" in out and "compile seconds" in out
+  assert "paired by round" in out
   stacked = next(r for r in rows if r["impl"] == "qd_jax_models8")
   assert stacked["detail"].startswith("8 models stacked")
 
@@ -137,3 +140,17 @@ def test_a_default_cohort_of_one_is_the_qd_jax_row_not_a_second_timing(bench, tm
   assert len(built) == 1  # one program, timed once
   assert rows["qd_jax_default"]["samples_per_s"] == rows["qd_jax"]["samples_per_s"]
   assert "cohort of one" in rows["qd_jax_default"]["detail"]
+
+
+def test_paired_ratios_pair_windows_of_one_round(bench):
+  """Best over best would read 4.0 / 1.0 = 4x here; no round saw more than 2x."""
+  assert bench.paired([4.0, 1.0, 3.0], [2.0, 1.0, 3.0]) == (1.0, 1.0, 2.0)
+
+
+def test_table_prints_the_paired_spread(bench):
+  rows = [{"model": "fc", "batch_size": 8, "impl": "qd_jax", "samples_per_s": 4.0, "window_samples_per_s": [4.0, 1.0, 3.0],
+           "compile_s": 0.0},
+          {"model": "fc", "batch_size": 8, "impl": "torch", "samples_per_s": 3.0, "window_samples_per_s": [2.0, 1.0, 3.0],
+           "compile_s": 0.0}]
+  table = bench.format_table(rows, ["fc"], [8], ["qd_jax", "torch"])
+  assert "1.33x" in table and "1.00x (1.00-2.00)" in table

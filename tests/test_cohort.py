@@ -261,6 +261,19 @@ def test_each_gather_writes_over_the_chunk_before_last(monkeypatch):
   assert len(programs._SPENT) == programs.SPENT_SHAPES
 
 
+def test_rows_of_one_shape_and_two_dtypes_get_a_gather_each(monkeypatch):
+  """The shared gather is keyed by its rows' dtype too: one compiled for uint8 rows refused
+  float32 rows of the same shape."""
+  monkeypatch.setattr(programs, "_SHARED", {})
+  compiled = programs.get("fc", 10, 1e-3, "auto")
+  idx = programs.place(np.array([[[2, 0]]], np.int32), compiled.steps_split)
+  y = np.arange(3, dtype=np.int32)[None]
+  for dtype in (np.uint8, np.float32):
+    x = np.arange(3 * 784).reshape(1, 3, 784).astype(dtype)
+    got, _ = compiled._gather(*programs.place((x, y), compiled.repl), idx)
+    assert got.dtype == dtype and (np.asarray(got)[0, 0] == x[0][[2, 0]]).all()
+
+
 def test_stacked_rows_are_padded_aligned_and_placed_on_the_cpu_without_a_copy():
   runs = [np.arange(1, 13, dtype=np.uint8).reshape(3, 4), np.full((5, 4), 7, np.uint8)]
   rows = cohort.stack_rows(runs)

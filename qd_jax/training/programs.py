@@ -218,7 +218,7 @@ class Programs:
       return per_run(x_all, idx), per_run(y_all, idx)
     shapes = ((idx.shape + x_all.shape[2:], x_all.dtype), (idx.shape, y_all.dtype))
     spent = _spent_chunk(shapes, self.steps_split)
-    key = ("gather", x_all.shape, y_all.shape, idx.shape, self.repl, self.steps_split)
+    key = ("gather", x_all.shape, y_all.shape, idx.shape, self.repl, self.steps_split, x_all.dtype, y_all.dtype)
     f = self._compiled(key, take, x_all, y_all, idx, spent, shared=True, donate_argnums=3, keep_unused=True,
                        in_shardings=(self.repl, self.repl, self.steps_split, self.steps_split),
                        out_shardings=(self.steps_split, self.steps_split))
