@@ -1,6 +1,9 @@
 """benchmarks/step_profile.py names a compiled program's GEMMs with their float counts and
 prints a step's operations; benchmarks/gemm_peers.py prints XLA's and PyTorch's rates for given
-GEMM shapes. Nothing here depends on how fast anything is."""
+GEMM shapes; benchmarks/cores.py times a step on one core and on all. Nothing here depends on how
+fast anything is."""
+
+import os
 
 import re
 
@@ -55,3 +58,44 @@ def test_gemm_peers_prints_both_libraries_rates(capsys):
     xla, ref, ratio = (float(v.strip().rstrip("x")) for v in row.split("|")[1:])
     # The rates print rounded to whole GFLOP/s; the ratio is of the unrounded ones.
     assert ratio > 0 and ratio == pytest.approx(xla / ref, rel=0.5 / min(xla, ref) + 0.02, abs=0.01)
+
+
+def _affinities() -> set:
+  return {frozenset(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to pin to one")
+def test_cores_pins_every_thread_to_one_core_and_gives_them_back():
+  cores = load_benchmark("cores")
+  everything = os.sched_getaffinity(0)
+  seen = []
+
+  def call():
+    seen.append(_affinities())
+    if len(seen) == 2:
+      raise RuntimeError("a failing call")
+    return 1
+  with pytest.raises(RuntimeError, match="a failing call"):
+    cores.one_vs_all(call, rounds=1, window=0.0, pause=0.0)
+  assert seen[0] == {frozenset({min(everything)})}  # XLA's pool threads too, not just this one
+  assert seen[1] == {frozenset(everything)}
+  assert _affinities() == {frozenset(everything)}  # restored though the call failed
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to pin to one")
+def test_cores_prints_each_row_with_its_paired_ratio(capsys):
+  load_benchmark("cores").main(["--models", "fc", "--batches", "64", "--rounds", "2", "--min-time", "0.05",
+                                "--pause", "0"])
+  out = capsys.readouterr().out
+  rows = [ln for ln in out.splitlines() if ln.startswith(("matmul", "qd_jax fc@64"))]
+  assert len(rows) == 2, out
+  for row in rows:
+    one, all_ = (float(v.replace(",", "")) for v in re.findall(r"core[s]? +([\d,]+) ", row))
+    ratio, low, high = (float(v) for v in re.search(r"by round ([\d.]+)x \(([\d.]+)-([\d.]+)\)", row).groups())
+    assert one > 0 and all_ > 0 and low <= ratio <= high, row
+
+
+def test_cores_refuses_an_unknown_model_in_one_line(capsys):
+  with pytest.raises(SystemExit):
+    load_benchmark("cores").main(["--models", "fc,vgg"])
+  assert "unknown model: vgg (models fc, cnn1, cnn2)" in capsys.readouterr().err
