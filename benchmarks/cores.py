@@ -19,8 +19,6 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from throughput import MODELS, qd_jax_runner, synthetic  # noqa: E402
 
