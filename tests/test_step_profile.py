@@ -41,6 +41,28 @@ def test_profile_prints_the_step_operations(capsys):
   assert not any("jit_take/" in ln and ": dot " in ln for ln in lines), out
 
 
+def test_profile_beside_a_peer_sets_the_target_to_twice_its_rate(capsys):
+  pytest.importorskip("torch", reason="PyTorch is the bench extra: pip install -e '.[bench]'")
+  load_benchmark("step_profile").main(["--model", "fc", "--batch", "64", "--peer", "torch", "--rounds", "2"])
+  out = capsys.readouterr().out
+  line = re.search(r"^torch ([\d,]+) samples/s, qd_jax ([\d,]+) untraced \(best of 2 windows each, alternating\): "
+                   r"([\d.]+)x, paired by round ([\d.]+)x \(([\d.]+)-([\d.]+)\); its GEMMs alone at each "
+                   r"round's rates, paired: ([\d.]+)x \(([\d.]+)-([\d.]+)\)$", out, re.M)
+  assert line, out
+  peer, ours = (int(line[i].replace(",", "")) for i in (1, 2))
+  assert float(line[3]) == pytest.approx(ours / peer, abs=0.006)
+  for median, low, high in ((4, 5, 6), (7, 8, 9)):
+    assert float(line[low]) <= float(line[median]) <= float(line[high])
+  # Two rounds of one traced call each: the op table sums both, and the target is twice the peer.
+  target = re.search(r"^target ([\d,]+) samples/s", out, re.M)
+  assert target and int(target[1].replace(",", "")) == pytest.approx(2 * peer, abs=2), out
+
+
+def test_profile_refuses_a_peer_it_does_not_know():
+  with pytest.raises(SystemExit):
+    load_benchmark("step_profile").main(["--model", "fc", "--batch", "64", "--peer", "mxnet"])
+
+
 def test_gemm_peers_refuses_a_bad_shape_in_one_line():
   peers = load_benchmark("gemm_peers")
   assert peers.parse("64x5000x64, 5x6x7") == [(64, 5000, 64), (5, 6, 7)]
