@@ -15,12 +15,11 @@ core, spin against each other there and read far below what one thread would.
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from throughput import MODELS, qd_jax_runner, synthetic  # noqa: E402
+from throughput import MODELS, paired, qd_jax_runner, synthetic  # noqa: E402
 
 
 def pin(cores: set[int]) -> None:
@@ -64,9 +63,9 @@ def one_vs_all(call, rounds: int, window: float, pause: float) -> tuple[list[flo
 
 
 def line(name: str, one: list[float], all_: list[float], unit: str) -> str:
-  ratios = [b / a for a, b in zip(one, all_)]
+  median, low, high = paired(all_, one)
   return (f"{name:<24} one core {max(one):>12,.0f} {unit}  all cores {max(all_):>12,.0f} {unit}  "
-          f"all/one by round {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})")
+          f"all/one by round {median:.2f}x ({low:.2f}-{high:.2f})")
 
 
 def parse(argv):

@@ -86,6 +86,14 @@ def torch_runner(model, batch, steps, x, y):
   return Runner(call, 0.0, f"eager, {threads} threads", sum(p.numel() for p in net.parameters()))
 
 
+def runners(impl: str, model, batch, steps, x, y) -> dict:
+  """The timed runners of one peer by name: torch's, or keras' with XLA and without (the faster
+  one is the row; benchmarks/throughput.py and step_profile.py both pick it by its best window)."""
+  if impl == "torch":
+    return {"torch": torch_runner(model, batch, steps, x, y)}
+  return {f"keras_{k}": keras_runner(model, batch, steps, x, y, jit) for k, jit in (("xla", True), ("noxla", False))}
+
+
 def available(impl: str) -> str | None:
   """None when importable, else the one-line reason it is skipped."""
   module = {"keras": "tensorflow", "torch": "torch"}.get(impl)

@@ -124,15 +124,12 @@ def _trace(call, steps: int, calls: int):
 
 
 def _peer_runners(name: str, model: str, batch: int, steps: int) -> dict:
-  """throughput.py's runners of the peer (keras with XLA and without: the faster one counts)."""
+  """peers.runners, or one line naming what to install and exit."""
   import peers
   import throughput
   if (why := peers.available(name)) is not None:
     sys.exit(f"step_profile.py: --peer {why}")
-  x, y = throughput.synthetic(steps * batch)
-  if name == "torch":
-    return {"torch": peers.torch_runner(model, batch, steps, x, y)}
-  return {f"keras_{k}": peers.keras_runner(model, batch, steps, x, y, jit) for k, jit in (("xla", True), ("noxla", False))}
+  return peers.runners(name, model, batch, steps, *throughput.synthetic(steps * batch))
 
 
 def beside_peer(name, model, batch, call, steps, rounds, dot_seconds) -> tuple[float, float, tuple]:
@@ -216,7 +213,7 @@ def main(argv=None) -> None:
   p.add_argument("--batch", type=int, default=1024)
   p.add_argument("--layers", default="auto")
   p.add_argument("--microbatch", type=int, default=-1, help="rows per chunk; -1: autotune's choice")
-  p.add_argument("--calls", type=int, default=3, help="calls of the epoch program traced (32 steps each)")
+  p.add_argument("--calls", type=int, default=3, help="calls of the epoch program traced (32 steps each); with --peer, one a round")
   p.add_argument("--target", type=float, default=0.0,
                   help="samples/s to reach (say, twice the faster peer's): what it leaves the non-GEMM work")
   p.add_argument("--min-share", type=float, default=0.005, help="list operations down to this share of op time (0: all)")

@@ -25,8 +25,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling modules, however run
-from peers import (LEARNING_RATE, NUM_CLASSES, Runner, available, keras_runner,  # noqa: E402
-                   torch_runner)
+import peers  # noqa: E402
+from peers import LEARNING_RATE, NUM_CLASSES, Runner, available  # noqa: E402
 from timing import best_seconds  # noqa: E402
 
 MODELS = ("fc", "cnn1", "cnn2")
@@ -119,11 +119,8 @@ def bench_one(model, batch, steps, impls, args, x, y) -> list[dict]:
     elif impl == "qd_jax_models":
       for m in args.models_at_once:
         runners[f"qd_jax_models{m}"] = qd_jax_runner(model, batch, steps, x, y, m, args.layers)
-    elif impl == "keras":  # both settings; the faster one is reported
-      runners["keras_xla"] = keras_runner(model, batch, steps, x, y, True)
-      runners["keras_noxla"] = keras_runner(model, batch, steps, x, y, False)
-    elif impl == "torch":
-      runners[impl] = torch_runner(model, batch, steps, x, y)
+    elif impl in PEERS:  # keras: both settings; the faster one is reported
+      runners.update(peers.runners(impl, model, batch, steps, x, y))
   rates = time_runners(runners, args.rounds, args.min_time, args.pause)
   if "qd_jax_default" in impls and "qd_jax_default" not in runners:
     # A cohort of one is the qd_jax row's very program: timing it twice measured only the noise

@@ -94,8 +94,8 @@ def _peer(bench, impl, model):
   import numpy as np
   x, y = np.zeros((16, 784), np.uint8), np.zeros(16, np.int32)
   if impl == "keras":
-    return bench.keras_runner(model, 8, 2, x, y, jit_compile=False)
-  return bench.torch_runner(model, 8, 2, x, y)
+    return bench.peers.keras_runner(model, 8, 2, x, y, jit_compile=False)
+  return bench.peers.torch_runner(model, 8, 2, x, y)
 
 
 def _qd_jax_params(model):

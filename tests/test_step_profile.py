@@ -58,9 +58,10 @@ def test_profile_beside_a_peer_sets_the_target_to_twice_its_rate(capsys):
   assert target and int(target[1].replace(",", "")) == pytest.approx(2 * peer, abs=2), out
 
 
-def test_profile_refuses_a_peer_it_does_not_know():
+def test_profile_refuses_a_peer_it_does_not_know(capsys):
   with pytest.raises(SystemExit):
     load_benchmark("step_profile").main(["--model", "fc", "--batch", "64", "--peer", "mxnet"])
+  assert "--peer: invalid choice: 'mxnet'" in capsys.readouterr().err
 
 
 def test_gemm_peers_refuses_a_bad_shape_in_one_line():
